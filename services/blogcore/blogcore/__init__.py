@@ -1,0 +1,1 @@
+"""Shared core of the three blog APIs: what must be identical lives here, once."""

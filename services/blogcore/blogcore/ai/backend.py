@@ -1,0 +1,145 @@
+"""The interface every AI backend implements, its result types and its errors.
+
+Backends work on batches: a list of texts in, a list of results out, in the same order.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from blogcore.errors import ApiError
+
+
+class Task(StrEnum):
+    SUMMARIZE = "summarize"
+    SENTIMENT = "sentiment"
+    TITLE = "title"
+    TAGS = "tags"
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    stars: int
+    score: float
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Title:
+    text: str
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Tags:
+    # (tag, probability) pairs above the classifier's threshold, most likely first
+    tags: tuple[tuple[str, float], ...]
+    truncated: bool = False
+
+
+Result = Summary | Sentiment | Title | Tags
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What answered a task, said in every AI response so synthetic output is never mistaken for real."""
+
+    task: Task
+    model_id: str
+    source: str  # "hub" or "synthetic" (what was actually loaded, after any fallback)
+    max_input_tokens: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        return self.source == "synthetic"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    detail: dict[str, Any]
+
+
+class AIError(ApiError):
+    status, code = 503, "ai_error"
+
+
+class AIDisabled(AIError):
+    status, code = 503, "ai_disabled"
+
+
+class AINotReady(AIError):
+    status, code = 503, "ai_not_ready"
+
+
+class AIUnavailable(AIError):
+    status, code = 503, "ai_unavailable"
+
+
+class AIOverloaded(AIError):
+    status, code = 429, "ai_overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)}, **kwargs)
+
+
+class AITimeout(AIError):
+    status, code = 504, "ai_timeout"
+
+
+class AIInvalidInput(AIError):
+    status, code = 400, "ai_invalid_input"
+
+
+class AIBackend(abc.ABC):
+    """One way of running the four tasks: off, in this process, or in the inference service."""
+
+    mode: str
+
+    def start(self) -> None:
+        """Begin loading and warming up without blocking; called once per worker process, after fork."""
+
+    def close(self) -> None:
+        """Release threads, channels and models."""
+
+    @abc.abstractmethod
+    def readiness(self) -> Readiness: ...
+
+    @abc.abstractmethod
+    def model_info(self, task: Task) -> ModelInfo | None: ...
+
+    @abc.abstractmethod
+    def run(self, task: Task, texts: list[str]) -> list[Result]:
+        """Run one task on a batch, blocking; raises AIError subclasses."""
+
+    @abc.abstractmethod
+    async def arun(self, task: Task, texts: list[str]) -> list[Result]:
+        """The same for asyncio servers; never blocks the event loop."""
+
+
+class OffBackend(AIBackend):
+    """The no-AI baseline: AI routes answer 503 and nothing of torch is imported."""
+
+    mode = "off"
+
+    def readiness(self) -> Readiness:
+        return Readiness(True, {"inference_mode": self.mode})
+
+    def model_info(self, task: Task) -> ModelInfo | None:
+        return None
+
+    def run(self, task: Task, texts: list[str]) -> list[Result]:
+        raise AIDisabled("AI features are off in this deployment (INFERENCE_MODE=off)")
+
+    async def arun(self, task: Task, texts: list[str]) -> list[Result]:
+        return self.run(task, texts)

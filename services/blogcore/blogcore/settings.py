@@ -1,0 +1,100 @@
+"""Settings read from the environment, validated once at start-up so a bad value stops the service."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InferenceMode(StrEnum):
+    OFF = "off"
+    INPROCESS = "inprocess"
+    REMOTE = "remote"
+
+
+class ModelSource(StrEnum):
+    HUB = "hub"
+    SYNTHETIC = "synthetic"
+    # hub where the weights can be had (network or local cache), synthetic otherwise, said in every response
+    AUTO = "auto"
+
+
+class ModelProfile(StrEnum):
+    FULL = "full"
+    LIGHT = "light"
+    TINY = "tiny"
+
+
+class ModelSettings(BaseSettings):
+    """Which models run and how they generate: identical for in-process and remote so runs compare."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    model_source: ModelSource = ModelSource.AUTO
+    model_profile: ModelProfile = ModelProfile.LIGHT
+    # Overrides of the profile's model ids: a hub id or a local directory in Hugging Face format.
+    summary_model: str | None = None
+    sentiment_model: str | None = None
+    title_model: str | None = None
+    tagger_path: Path | None = None
+
+    summary_max_new_tokens: int = Field(48, ge=1, le=512)
+    title_max_new_tokens: int = Field(16, ge=1, le=128)
+    num_beams: int = Field(1, ge=1, le=8)
+    synthetic_seed: int = 0
+    # 0 means: CPU cores divided by the worker count, so workers x threads never exceeds the cores
+    torch_threads: int = Field(0, ge=0, le=256)
+
+
+class APISettings(ModelSettings):
+    """Everything one blog API process reads from its environment."""
+
+    inference_mode: InferenceMode = InferenceMode.INPROCESS
+    inference_addr: str = "127.0.0.1:50051"
+    inference_timeout_s: float = Field(30.0, gt=0, le=600)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    web_workers: int = Field(2, ge=1, le=64)
+    web_threads: int = Field(4, ge=1, le=64)
+    preload_models: bool = False
+
+    database_path: Path = Path("data/blog.sqlite3")
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_text_chars: int = Field(100_000, ge=1)
+
+    # In-process inference admits this many requests per worker at once and queues at most ai_max_queue more.
+    ai_max_concurrency: int = Field(1, ge=1, le=64)
+    ai_max_queue: int = Field(16, ge=0, le=10_000)
+
+    log_level: str = "INFO"
+
+    @field_validator("inference_addr")
+    @classmethod
+    def _addr_has_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("INFERENCE_ADDR must be host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _max_text_fits_body(self) -> "APISettings":
+        if self.max_text_chars > self.max_body_bytes:
+            raise ValueError("MAX_TEXT_CHARS cannot exceed MAX_BODY_BYTES")
+        return self
+
+    @property
+    def effective_torch_threads(self) -> int:
+        if self.torch_threads:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // self.web_workers)
+
+
+@lru_cache
+def get_settings() -> APISettings:
+    return APISettings()
