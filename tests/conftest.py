@@ -1,0 +1,7 @@
+"""Every test runs offline: the hub is unreachable on CI, so nothing may try it."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
