@@ -1,0 +1,220 @@
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from blogcore.ai import create_backend, inprocess
+from blogcore.ai.backend import AINotReady, AIOverloaded, AITimeout, Sentiment, Task
+from blogcore.ai.inprocess import InProcessBackend
+
+WAIT_S = 60
+
+
+def wait_for(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture(scope="module")
+def ready_backend(tiny_api_settings):
+    backend = create_backend(tiny_api_settings())
+    assert isinstance(backend, InProcessBackend)
+    backend.start()
+    assert backend.wait_until_ready(WAIT_S)
+    yield backend
+    backend.close()
+
+
+class BlockingEngine:
+    """Stands in for Engine.run_batch: holds every call until released, so tests can fill the queue."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.threads: list[str] = []
+
+    def run_batch(self, task, texts):
+        self.threads.append(threading.current_thread().name)
+        assert self.release.wait(WAIT_S)
+        return [Sentiment(stars=3, score=0.5) for _ in texts]
+
+
+def test_ready_backend_runs_tasks_and_lists_every_models_info(ready_backend):
+    readiness = ready_backend.readiness()
+    assert readiness.ready and readiness.detail["phase"] == "ready"
+    models = readiness.detail["models"]
+    assert set(models) == {str(task) for task in Task}
+    assert models["summarize"]["source"] == "synthetic" and models["tags"]["source"] == "hub"
+    assert ready_backend.model_info(Task.SENTIMENT).max_input_tokens == 512
+    [result] = ready_backend.run(Task.SENTIMENT, ["What a lovely day."])
+    assert 1 <= result.stars <= 5
+    [result] = asyncio.run(ready_backend.arun(Task.TAGS, ["Python type hints and pytest fixtures."]))
+    assert result.tags
+
+
+def test_requests_before_warm_up_are_refused_with_not_ready(tiny_api_settings, monkeypatch):
+    backend = InProcessBackend(tiny_api_settings())
+    gate = threading.Event()
+    monkeypatch.setattr(backend.engine, "warm_up", lambda: gate.wait(WAIT_S))
+    try:
+        readiness = backend.readiness()  # starts the per-process warm-up lazily
+        assert not readiness.ready
+        with pytest.raises(AINotReady) as raised:
+            backend.run(Task.TITLE, ["text"])
+        assert raised.value.status == 503 and raised.value.code == "ai_not_ready"
+        with pytest.raises(AINotReady):
+            asyncio.run(backend.arun(Task.TITLE, ["text"]))
+        gate.set()
+        assert backend.wait_until_ready(WAIT_S) and backend.readiness().ready
+    finally:
+        gate.set()
+        backend.close()
+
+
+def test_a_failed_load_is_reported_not_raised(tiny_api_settings, monkeypatch):
+    backend = InProcessBackend(tiny_api_settings())
+
+    def broken_load():
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(backend.engine, "load", broken_load)
+    backend.start()
+    assert not backend.wait_until_ready(WAIT_S)
+    readiness = backend.readiness()
+    assert not readiness.ready and readiness.detail["phase"] == "failed" and "disk on fire" in readiness.detail["error"]
+    with pytest.raises(AINotReady, match="disk on fire"):
+        backend.run(Task.TAGS, ["text"])
+
+
+def test_beyond_concurrency_plus_queue_requests_get_429_at_once(ready_backend, monkeypatch):
+    # the module's backend admits 1 running and ai_max_queue waiting; build a small one instead
+    backend = InProcessBackend(ready_backend.settings.model_copy(update={"ai_max_concurrency": 1, "ai_max_queue": 1}))
+    monkeypatch.setattr(backend, "engine", ready_backend.engine)
+    assert backend.wait_until_ready(WAIT_S)
+    blocking = BlockingEngine()
+    monkeypatch.setattr(backend, "engine", blocking)
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(backend.run(Task.SENTIMENT, ["x"]))) for _ in range(2)]
+    try:
+        for worker in workers:
+            worker.start()
+        assert wait_for(lambda: backend._state.admitted == 2)
+        started = time.monotonic()
+        with pytest.raises(AIOverloaded) as raised:
+            backend.run(Task.SENTIMENT, ["x"])
+        assert time.monotonic() - started < 1.0
+        assert raised.value.status == 429 and raised.value.headers["Retry-After"] == "1"
+        with pytest.raises(AIOverloaded):
+            asyncio.run(backend.arun(Task.SENTIMENT, ["x"]))
+    finally:
+        blocking.release.set()
+        for worker in workers:
+            worker.join(timeout=WAIT_S)
+    assert len(results) == 2 and backend._state.admitted == 0
+    assert backend.run(Task.SENTIMENT, ["x"])  # capacity is back
+    backend.close()
+
+
+def test_arun_runs_on_the_inference_pool_not_the_event_loop(ready_backend, monkeypatch):
+    blocking = BlockingEngine()
+    blocking.release.set()
+    monkeypatch.setattr(ready_backend, "engine", blocking)
+
+    async def call():
+        loop_thread = threading.current_thread().name
+        result = await ready_backend.arun(Task.SENTIMENT, ["x", "y"])
+        return loop_thread, result
+
+    loop_thread, result = asyncio.run(call())
+    assert len(result) == 2
+    assert blocking.threads[-1].startswith("inference") and blocking.threads[-1] != loop_thread
+
+
+def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend, monkeypatch):
+    settings = ready_backend.settings.model_copy(
+        update={"ai_max_concurrency": 1, "ai_max_queue": 4, "inference_timeout_s": 0.3}
+    )
+    backend = InProcessBackend(settings)
+    monkeypatch.setattr(backend, "engine", ready_backend.engine)
+    assert backend.wait_until_ready(WAIT_S)
+    blocking = BlockingEngine()
+    monkeypatch.setattr(backend, "engine", blocking)
+    holder = threading.Thread(target=lambda: backend.run(Task.SENTIMENT, ["x"]))
+    holder.start()
+    try:
+        assert wait_for(lambda: backend._state.admitted == 1)
+        with pytest.raises(AITimeout) as raised:
+            backend.run(Task.SENTIMENT, ["x"])
+        assert raised.value.status == 504
+    finally:
+        blocking.release.set()
+        holder.join(timeout=WAIT_S)
+    backend.close()
+
+
+def test_start_is_idempotent_per_process_and_starts_afresh_after_fork(ready_backend, monkeypatch):
+    state = ready_backend._state
+    ready_backend.start()
+    assert ready_backend._state is state
+    monkeypatch.setattr(inprocess.os, "getpid", lambda: state.pid + 100_000)  # as in a forked worker
+    ready_backend.start()
+    assert ready_backend._state is not state and ready_backend._state.pid == state.pid + 100_000
+    assert ready_backend.wait_until_ready(WAIT_S)  # the already loaded models are only warmed up
+
+
+def test_preload_loads_in_init_without_a_forward_pass_and_warms_up_after_fork(tiny_api_settings, monkeypatch):
+    backend = InProcessBackend(tiny_api_settings(preload_models=True))
+    assert backend.engine.loaded and not backend.engine.warmed
+    backend.start()  # in the preloading (master) process: no warm-up thread, no forward pass
+    time.sleep(0.2)
+    assert not backend.engine.warmed and not backend._state.warm_started
+    master_pid = backend._state.pid
+    monkeypatch.setattr(inprocess.os, "getpid", lambda: master_pid + 100_000)
+    backend.start()
+    assert backend.wait_until_ready(WAIT_S) and backend.engine.warmed
+    backend.close()
+
+
+def test_a_server_that_never_forks_warms_up_on_its_first_probe(tiny_api_settings):
+    backend = InProcessBackend(tiny_api_settings(preload_models=True))
+    backend.start()
+    backend.readiness()
+    assert backend.wait_until_ready(WAIT_S)
+    backend.close()
+
+
+FORK_SCRIPT = """
+import os, sys, time
+from blogcore.ai.backend import Task
+from blogcore.ai.inprocess import InProcessBackend
+from blogcore.settings import APISettings
+
+settings = APISettings(inference_mode="inprocess", model_profile="tiny", model_source="synthetic",
+                       preload_models=True, torch_threads=2)
+backend = InProcessBackend(settings)
+backend.start()  # as the app factory does in the gunicorn master
+pid = os.fork()
+if pid == 0:
+    backend.start()  # post_fork
+    ok = backend.wait_until_ready(60) and len(backend.run(Task.SUMMARIZE, ["a post", "another post"])) == 2
+    os._exit(0 if ok else 3)
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.1)
+os.kill(pid, 9)
+sys.exit(4)
+"""
+
+
+def test_a_forked_worker_of_a_preloading_master_warms_up_and_serves():
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-2000:]
