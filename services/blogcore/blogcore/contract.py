@@ -7,11 +7,15 @@ framework's responses agree with it.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from blogcore import errors
+
+# The written contract, the single source of truth that these models and every framework must agree with.
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 
 TITLE_MAX_CHARS = 200
 BODY_MAX_CHARS = 100_000
@@ -20,6 +24,8 @@ TAGS_MAX = 10
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 AI_TASKS = ("summarize", "sentiment", "title", "tags")
+# Ids are SQLite's signed 64-bit integers; a larger id can never exist.
+MAX_POST_ID = 2**63 - 1
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX_CHARS)]
@@ -63,7 +69,7 @@ class AIRequest(_Strict):
     """Either raw text or the id of a stored post, never both."""
 
     text: Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX_CHARS)] | None = None
-    post_id: Annotated[int, Field(ge=1)] | None = None
+    post_id: Annotated[int, Field(ge=1, le=MAX_POST_ID)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> "AIRequest":
@@ -126,4 +132,33 @@ def parse_query(model: type[BaseModel], params: dict[str, Any]) -> Any:
 
 def check_content_length(content_length: int | None, limit: int) -> None:
     if content_length is not None and content_length > limit:
-        raise errors.PayloadTooLarge(f"request body is {content_length} bytes; the limit is {limit}")
+        raise payload_too_large(f"request body is {content_length} bytes; the limit is {limit}")
+
+
+def payload_too_large(message: str) -> errors.PayloadTooLarge:
+    # The unread body is still on the connection, so the server must close it rather than parse it as a request.
+    return errors.PayloadTooLarge(message, headers={"Connection": "close"})
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """application/json or application/<anything>+json, parameters such as charset allowed (as FastAPI decides)."""
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    main, _, sub = media_type.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def require_json(content_type: str | None) -> None:
+    """Bodies of JSON routes must say they are JSON: a missing or other Content-Type answers 415."""
+    if not is_json_content_type(content_type):
+        given = f"; got {content_type}" if content_type else "; none was given"
+        raise errors.UnsupportedMediaType(f"Content-Type must be application/json{given}", field="Content-Type")
+
+
+def parse_json_request(model: type[_Strict], raw: bytes, content_type: str | None) -> Any:
+    """Check the media type, then parse and validate a JSON body: 415, 400 or 422 in that order."""
+    require_json(content_type)
+    if not raw:
+        raise errors.MalformedJSON(errors.EMPTY_BODY_MESSAGE)
+    return parse_body(model, raw)

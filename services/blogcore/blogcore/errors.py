@@ -66,19 +66,36 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
-def from_validation_errors(errors: Iterable[Mapping[str, Any]]) -> ApiError:
-    """Turn pydantic's (or FastAPI's) error list into one ApiError naming the first bad field."""
+EMPTY_BODY_MESSAGE = "request body is empty; a JSON object is required"
+INVALID_JSON_MESSAGE = "request body is not valid JSON"
+NOT_AN_OBJECT_MESSAGE = "request body must be a JSON object"
+
+
+# Where FastAPI says an error came from, as the first element of its "loc".
+REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+
+
+def from_validation_errors(errors: Iterable[Mapping[str, Any]], *, located: bool = False) -> ApiError:
+    """Turn pydantic's (or FastAPI's) error list into one ApiError naming the first bad field.
+
+    located: the locations start with the request part (FastAPI's style); it is dropped so that all frameworks
+    name the same field (a field called "body" must stay "body").
+    """
     errors = list(errors)
     if not errors:
         return ValidationFailed("request body is invalid")
     first = errors[0]
     if first.get("type") == "json_invalid":
-        return MalformedJSON("request body is not valid JSON")
-    # FastAPI prefixes the location with where it came from ("body", "query", "path"); drop it so all frameworks agree.
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        return MalformedJSON(INVALID_JSON_MESSAGE)
+    loc = [str(part) for part in first.get("loc", ())]
+    if located and loc and loc[0] in REQUEST_PARTS:
+        loc = loc[1:]
     field = ".".join(loc) or None
-    if first.get("type") == "model_attributes_type" or (field is None and first.get("type") == "dict_type"):
-        return ValidationFailed("request body must be a JSON object")
+    if field is None and first.get("type") == "missing":
+        # FastAPI reports an empty body as the whole body missing; it is malformed JSON like anywhere else.
+        return MalformedJSON(EMPTY_BODY_MESSAGE)
+    if field is None and first.get("type") in ("model_type", "model_attributes_type", "dict_type"):
+        return ValidationFailed(NOT_AN_OBJECT_MESSAGE)
     message = first.get("msg", "invalid value")
     return ValidationFailed(f"{field}: {message}" if field else message, field=field)
 

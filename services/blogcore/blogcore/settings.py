@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from enum import StrEnum
 from functools import lru_cache
@@ -47,7 +48,7 @@ class ModelSettings(BaseSettings):
     title_max_new_tokens: int = Field(16, ge=1, le=128)
     num_beams: int = Field(1, ge=1, le=8)
     synthetic_seed: int = 0
-    # 0 means: CPU cores divided by the worker count, so workers x threads never exceeds the cores
+    # 0 means: the cores this process may use divided by the worker count, so workers x threads never exceeds the cores
     torch_threads: int = Field(0, ge=0, le=256)
 
 
@@ -92,7 +93,22 @@ class APISettings(ModelSettings):
     def effective_torch_threads(self) -> int:
         if self.torch_threads:
             return self.torch_threads
-        return max(1, (os.cpu_count() or 1) // self.web_workers)
+        return max(1, cores_given() // self.web_workers)
+
+
+def cores_given() -> int:
+    """Cores this process may use: its CPU affinity (taskset), capped by a cgroup v2 quota (docker's --cpus)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 @lru_cache

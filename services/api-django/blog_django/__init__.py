@@ -1,0 +1,1 @@
+"""The blog API on Django: sync views in gthread workers, translating requests for blogcore."""

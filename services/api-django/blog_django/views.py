@@ -1,0 +1,139 @@
+"""Class-based views of the contract and the JSON error views; everything shared lives in blogcore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from blog_django.posts.models import Post
+from blogcore import contract, errors, handlers, metrics
+from blogcore.ai import AIBackend, Task
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(body, status=status, headers=headers, safe=False, json_dumps_params={"ensure_ascii": False})
+
+
+def error_response(exc: errors.ApiError) -> JsonResponse:
+    status, body, headers = handlers.error_response(exc)
+    return json_response(body, status, headers)
+
+
+def _backend() -> AIBackend:
+    return apps.get_app_config("posts").open_backend()
+
+
+def _json(request: HttpRequest, model: type) -> Any:
+    return contract.parse_json_request(model, request.body, request.META.get("CONTENT_TYPE"))
+
+
+def _existing(post_id: int) -> Post:
+    in_range = 1 <= post_id <= contract.MAX_POST_ID
+    return handlers.found(Post.objects.filter(pk=post_id).first() if in_range else None, post_id)
+
+
+def _body_of(post_id: int) -> str | None:
+    if not 1 <= post_id <= contract.MAX_POST_ID:
+        return None
+    return Post.objects.filter(pk=post_id).values_list("body", flat=True).first()
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ApiView(View):
+    """A view that answers a wrong method in the contract's error shape."""
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        exc = handlers.http_error(405)
+        exc.headers["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
+        raise exc
+
+
+class HealthView(ApiView):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        """Liveness: the process answers."""
+        return json_response(handlers.health_body())
+
+
+class ReadyView(ApiView):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        """Readiness: the AI backend can answer now."""
+        status, body = handlers.readiness(_backend())
+        return json_response(body, status)
+
+
+class MetricsView(ApiView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        """Prometheus exposition of the whole service."""
+        payload, content_type = metrics.render()
+        return HttpResponse(payload, content_type=content_type)
+
+
+class PostsView(ApiView):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        """A page of posts, newest first."""
+        query = contract.parse_query(contract.PageQuery, request.GET.dict())
+        posts = Post.objects.all()
+        items = list(posts[query.offset : query.offset + query.page_size])
+        return json_response(handlers.page_body(items, posts.count(), query))
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
+        data = _json(request, contract.PostCreate)
+        ai = handlers.enrich(_backend(), data.body) if data.enrich else None
+        now = timezone.now()
+        post = Post.objects.create(
+            title=data.title, body=data.body, tags=data.tags, ai=ai, created_at=now, updated_at=now
+        )
+        return json_response(handlers.post_body(post), 201, {"Location": handlers.post_location(post.pk)})
+
+
+class PostView(ApiView):
+    def get(self, request: HttpRequest, post_id: int) -> JsonResponse:
+        """One post."""
+        return json_response(handlers.post_body(_existing(post_id)))
+
+    def put(self, request: HttpRequest, post_id: int) -> JsonResponse:
+        """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
+        data = _json(request, contract.PostUpdate)
+        post = _existing(post_id)
+        if data.enrich:
+            post.ai = handlers.enrich(_backend(), data.body)
+        post.title, post.body, post.tags = data.title, data.body, data.tags
+        post.updated_at = timezone.now()
+        post.save()
+        return json_response(handlers.post_body(post))
+
+    def delete(self, request: HttpRequest, post_id: int) -> HttpResponse:
+        """Delete a post."""
+        _existing(post_id).delete()
+        return HttpResponse(status=204)
+
+
+class AITaskView(ApiView):
+    task: Task = Task.SUMMARIZE
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        """Run this view's AI task on raw text or a stored post."""
+        data = _json(request, contract.AIRequest)
+        return json_response(handlers.ai_route(_backend(), self.task, data, _body_of))
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Requests Django itself rejects (a Host outside ALLOWED_HOSTS, for one)."""
+    return error_response(handlers.http_error(400))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """No route matches."""
+    return error_response(handlers.http_error(404))
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """An unexpected error; the details go to the log only."""
+    return error_response(handlers.unexpected_error())

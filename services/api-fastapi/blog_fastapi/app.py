@@ -1,0 +1,191 @@
+"""FastAPI app factory, routes and exception handlers; everything shared lives in blogcore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from blog_fastapi.middleware import BodyLimitMiddleware, MetricsMiddleware
+from blogcore import contract, errors, handlers, metrics
+from blogcore.ai import AIBackend, Task
+from blogcore.posts import PostRepository, create_session_factory, create_storage_engine, session_scope
+from blogcore.settings import APISettings
+
+FRAMEWORK = "fastapi"
+router = APIRouter()
+
+
+async def get_backend(request: Request) -> AIBackend:
+    return request.app.state.backend
+
+
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions
+
+
+def get_repo(request: Request) -> Iterator[PostRepository]:
+    with session_scope(request.app.state.sessions) as session:
+        yield PostRepository(session)
+
+
+async def require_json(request: Request) -> None:
+    contract.require_json(request.headers.get("content-type"))
+
+
+Backend = Annotated[AIBackend, Depends(get_backend)]
+Repo = Annotated[PostRepository, Depends(get_repo)]
+Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
+JsonBody = Depends(require_json)
+
+
+def _in_session(sessions: sessionmaker[Session], work: Callable[[PostRepository], Any]) -> Any:
+    with session_scope(sessions) as session:
+        return work(PostRepository(session))
+
+
+def _existing(repo: PostRepository, post_id: int) -> Any:
+    return handlers.found(repo.get(post_id), post_id)
+
+
+@router.get("/health")
+async def health() -> JSONResponse:
+    """Liveness: the process answers."""
+    return JSONResponse(handlers.health_body())
+
+
+@router.get("/ready")
+def ready(backend: Backend) -> JSONResponse:
+    """Readiness: the AI backend can answer now (a plain def: a remote health check blocks, so not on the loop)."""
+    status, body = handlers.readiness(backend)
+    return JSONResponse(body, status)
+
+
+@router.get("/metrics")
+def metrics_endpoint() -> Response:
+    """Prometheus exposition of the whole service (reads files, so it runs in the threadpool)."""
+    payload, content_type = metrics.render()
+    return Response(payload, media_type=content_type)
+
+
+@router.get("/posts")
+def list_posts(query: Annotated[contract.PageQuery, Query()], repo: Repo) -> JSONResponse:
+    """A page of posts, newest first."""
+    items, total = repo.page(query.offset, query.page_size)
+    return JSONResponse(handlers.page_body(items, total, query))
+
+
+@router.post("/posts", dependencies=[JsonBody])
+async def create_post(data: contract.PostCreate, backend: Backend, sessions: Sessions) -> JSONResponse:
+    """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
+    ai = await handlers.aenrich(backend, data.body) if data.enrich else None
+    body = await run_in_threadpool(
+        _in_session, sessions, lambda repo: handlers.post_body(repo.create(data.title, data.body, data.tags, ai))
+    )
+    return JSONResponse(body, 201, {"Location": handlers.post_location(body["id"])})
+
+
+@router.get("/posts/{post_id:int}")
+def get_post(post_id: int, repo: Repo) -> JSONResponse:
+    """One post."""
+    return JSONResponse(handlers.post_body(_existing(repo, post_id)))
+
+
+@router.put("/posts/{post_id:int}", dependencies=[JsonBody])
+async def update_post(post_id: int, data: contract.PostUpdate, backend: Backend, sessions: Sessions) -> JSONResponse:
+    """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
+    await run_in_threadpool(_in_session, sessions, lambda repo: _existing(repo, post_id))
+    ai = await handlers.aenrich(backend, data.body) if data.enrich else None
+
+    def replace(repo: PostRepository) -> dict[str, Any]:
+        post = _existing(repo, post_id)
+        return handlers.post_body(repo.update(post, data.title, data.body, data.tags, ai if data.enrich else post.ai))
+
+    return JSONResponse(await run_in_threadpool(_in_session, sessions, replace))
+
+
+@router.delete("/posts/{post_id:int}", status_code=204)
+def delete_post(post_id: int, repo: Repo) -> Response:
+    """Delete a post."""
+    repo.delete(_existing(repo, post_id))
+    return Response(status_code=204)
+
+
+def _ai_endpoint(task: Task) -> Callable[..., Any]:
+    async def endpoint(data: contract.AIRequest, backend: Backend, sessions: Sessions) -> JSONResponse:
+        def body_of(post_id: int) -> str | None:
+            return _in_session(sessions, lambda repo: repo.body_of(post_id))
+
+        return JSONResponse(await handlers.aai_route(backend, task, data, body_of))
+
+    endpoint.__name__ = f"ai_{task}"
+    endpoint.__doc__ = f"Run the {task} task on raw text or a stored post."
+    return endpoint
+
+
+for _task in Task:
+    router.add_api_route(f"/ai/{_task}", _ai_endpoint(_task), methods=["POST"], dependencies=[JsonBody])
+
+
+def _error_response(exc: errors.ApiError, extra_headers: dict[str, str] | None = None) -> JSONResponse:
+    status, body, headers = handlers.error_response(exc)
+    return JSONResponse(body, status, {**headers, **(extra_headers or {})})
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.ApiError)
+    return _error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    error = errors.from_validation_errors(exc.errors(), located=True)
+    # FastAPI calls a JSON null body "missing", as it does an empty one; only the empty one is malformed.
+    if error.message == errors.EMPTY_BODY_MESSAGE and request.headers.get("content-length", "0") != "0":
+        error = errors.ValidationFailed(errors.NOT_AN_OBJECT_MESSAGE)
+    return _error_response(error)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    allow = (exc.headers or {}).get("Allow")
+    return _error_response(handlers.http_error(exc.status_code), {"Allow": allow} if allow else None)
+
+
+async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+    return _error_response(handlers.unexpected_error())
+
+
+def create_app(settings: APISettings | None = None) -> FastAPI:
+    """A FastAPI app with its own storage engine and AI backend; no docs or OpenAPI routes are served."""
+    settings = settings or APISettings()
+    metrics.configure(FRAMEWORK, settings)
+    backend = handlers.open_backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        handlers.close_backends()
+
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False, debug=False, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.backend = backend
+    app.state.sessions = create_session_factory(create_storage_engine(settings.database_path))
+    app.include_router(router)
+    app.add_exception_handler(errors.ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    # Added last runs first: metrics see every response, the 413s of the body limit included.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, router=router)
+    return app

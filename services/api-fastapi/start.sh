@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Start the fastapi blog API under gunicorn; HOST, PORT, WEB_WORKERS, WEB_THREADS, PRELOAD_MODELS and the rest
+# are read from the environment by the shared config, blogcore.gunicorn_conf.
+set -euo pipefail
+cd "$(dirname "$0")"
+# Each API has its own default port and database, so all three can run side by side.
+export PORT="${PORT:-8002}" DATABASE_PATH="${DATABASE_PATH:-data/fastapi.sqlite3}"
+exec gunicorn -c python:blogcore.gunicorn_conf -k uvicorn_worker.UvicornWorker blog_fastapi.asgi:app

@@ -1,0 +1,79 @@
+"""The one gunicorn configuration of all three APIs: `gunicorn -c python:blogcore.gunicorn_conf -k <worker> <app>`.
+
+Settings come from the same environment variables as the apps (blogcore.settings), so a bad value stops the
+master before any worker starts. Only the app path and the worker class differ between frameworks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from blogcore.memory import SERVICE_ROOT_PID_ENV
+from blogcore.settings import APISettings, InferenceMode
+
+_settings = APISettings()
+
+# prometheus_client picks its multiprocess value class when first imported; with --preload the app (and so
+# prometheus_client) is imported before any server hook runs, so the directory must exist right here.
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_created_multiproc_dir: str | None = None
+if os.environ.get(_MULTIPROC_ENV):
+    _multiproc_dir = Path(os.environ[_MULTIPROC_ENV])
+    _multiproc_dir.mkdir(parents=True, exist_ok=True)
+    # Files left by an earlier run would be summed into this one's counters.
+    for stale in _multiproc_dir.glob("*.db"):
+        stale.unlink()
+else:
+    _created_multiproc_dir = tempfile.mkdtemp(prefix=f"blog-metrics-{_settings.port}-")
+    os.environ[_MULTIPROC_ENV] = _created_multiproc_dir
+os.environ[SERVICE_ROOT_PID_ENV] = str(os.getpid())
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.web_workers
+threads = _settings.web_threads  # used by gthread; uvicorn workers run one event loop
+preload_app = _settings.preload_models
+# Generation on a busy CPU can take many seconds; the worker must outlive the longest AI deadline.
+timeout = int(max(120, _settings.inference_timeout_s * 2 + 30))
+graceful_timeout = 30
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+proc_name = f"blog-api-{_settings.port}"
+
+
+def on_starting(server: Any) -> None:
+    os.environ[SERVICE_ROOT_PID_ENV] = str(os.getpid())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    if _settings.inference_mode is InferenceMode.INPROCESS:
+        # Imported only here: off and remote workers must never load torch.
+        from blogcore.ai.engine import configure_torch
+
+        configure_torch(_settings)
+    # With --preload the backends were opened in the master; their threads did not survive the fork.
+    from blogcore.handlers import start_backends_after_fork
+
+    start_backends_after_fork()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    from blogcore.handlers import close_backends
+
+    close_backends()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _created_multiproc_dir:
+        shutil.rmtree(_created_multiproc_dir, ignore_errors=True)

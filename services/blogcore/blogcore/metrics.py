@@ -1,0 +1,200 @@
+"""Prometheus metrics shared by the three APIs: the metric objects, route-label normalisation and exposition.
+
+Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (set by blogcore.gunicorn_conf
+before prometheus_client is imported) and /metrics aggregates all workers' files, so whichever worker
+answers a scrape reports the whole service.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from blogcore.memory import ServiceMemoryCollector
+from blogcore.settings import APISettings
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED = "unmatched"
+
+# Every path of openapi.yaml; a route label is always one of these or UNMATCHED, so label cardinality is bounded.
+ROUTE_TEMPLATES = (
+    "/health",
+    "/ready",
+    "/metrics",
+    "/posts",
+    "/posts/{post_id}",
+    "/ai/summarize",
+    "/ai/sentiment",
+    "/ai/title",
+    "/ai/tags",
+)
+
+# From sub-millisecond CRUD to generation on a busy CPU.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+# Samples live in this registry in single-process use; in multiprocess mode they are read back from files.
+_REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests answered",
+    ["framework", "route", "method", "status"],
+    registry=_REGISTRY,
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time from the framework receiving a request to its response being ready",
+    ["framework", "route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+    registry=_REGISTRY,
+)
+HTTP_IN_PROGRESS = Gauge(
+    "http_requests_in_progress",
+    "HTTP requests being handled now",
+    ["framework", "route", "method"],
+    multiprocess_mode="livesum",
+    registry=_REGISTRY,
+)
+AI_TASK_DURATION = Histogram(
+    "ai_task_duration_seconds",
+    "Time one AI task took as seen by the API, queueing and any remote call included",
+    ["framework", "task", "mode", "outcome"],
+    buckets=LATENCY_BUCKETS,
+    registry=_REGISTRY,
+)
+
+# Werkzeug/Django "<int:post_id>" or "<post_id>", Starlette "{post_id:int}".
+_ANGLE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_BRACE_CONVERTER = re.compile(r"\{([^{}:]+):[^{}]+\}")
+_TEMPLATE_PATTERNS = tuple(
+    (template, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", r"[0-9]+", re.escape(template)) + "$"))
+    for template in ROUTE_TEMPLATES
+)
+
+
+def normalise_route(rule: str | None) -> str:
+    """Turn a framework's route rule into its OpenAPI path template, or UNMATCHED when it is not one of ours."""
+    if not rule:
+        return UNMATCHED
+    template = _BRACE_CONVERTER.sub(r"{\1}", _ANGLE_PARAM.sub(r"{\1}", rule))
+    template = "/" + template.strip("^$").lstrip("/")
+    return template if template in ROUTE_TEMPLATES else UNMATCHED
+
+
+def route_for_path(path: str) -> str:
+    """The template a concrete path falls under, for requests the framework did not route (e.g. 405 in Flask)."""
+    for template, pattern in _TEMPLATE_PATTERNS:
+        if pattern.match(path):
+            return template
+    return UNMATCHED
+
+
+@dataclass
+class _Service:
+    framework: str = "unknown"
+    inference_mode: str = "unknown"
+    model_source: str = "unknown"
+    model_profile: str = "unknown"
+
+
+_service = _Service()
+
+
+def configure(framework: str, settings: APISettings) -> None:
+    """Name this process's framework and configuration; called once by each app factory."""
+    _service.framework = framework
+    _service.inference_mode = str(settings.inference_mode)
+    _service.model_source = str(settings.model_source)
+    _service.model_profile = str(settings.model_profile)
+
+
+def framework() -> str:
+    return _service.framework
+
+
+@dataclass
+class RequestTimer:
+    """One request's metrics: in progress from creation until finish(), then counted and timed."""
+
+    route: str
+    method: str
+    started: float = field(default_factory=time.perf_counter)
+    finished: bool = False
+
+    def __post_init__(self) -> None:
+        HTTP_IN_PROGRESS.labels(_service.framework, self.route, self.method).inc()
+
+    def finish(self, status: int) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        elapsed = time.perf_counter() - self.started
+        labels = (_service.framework, self.route, self.method, str(status))
+        HTTP_REQUESTS.labels(*labels).inc()
+        HTTP_DURATION.labels(*labels).observe(elapsed)
+        HTTP_IN_PROGRESS.labels(_service.framework, self.route, self.method).dec()
+
+
+def start_request(route: str, method: str) -> RequestTimer:
+    # Arbitrary methods would make arbitrary label values; anything unusual is counted as OTHER.
+    method = method.upper()
+    if method not in {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"}:
+        method = "OTHER"
+    return RequestTimer(route, method)
+
+
+def observe_ai_task(task: str, mode: str, outcome: str, seconds: float) -> None:
+    AI_TASK_DURATION.labels(_service.framework, task, mode, outcome).observe(seconds)
+
+
+class ServiceInfoCollector(Collector):
+    """blog_service_info{framework,inference_mode,model_source,model_profile} 1, computed at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        info = GaugeMetricFamily(
+            "blog_service_info",
+            "Which framework and AI configuration this service runs",
+            labels=["framework", "inference_mode", "model_source", "model_profile"],
+        )
+        info.add_metric(
+            [_service.framework, _service.inference_mode, _service.model_source, _service.model_profile], 1
+        )
+        yield info
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_DIR_ENV) or None
+
+
+def render() -> tuple[bytes, str]:
+    """The Prometheus text exposition of this service and its content type."""
+    if multiprocess_dir():
+        # Every worker's samples, read from their files at scrape time, plus the whole-tree collectors.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(ServiceMemoryCollector())
+        registry.register(ServiceInfoCollector())
+    else:
+        registry = _SINGLE_PROCESS_REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _SingleProcess(Collector):
+    """This process's samples plus the service collectors, for runs without multiprocess mode (no gunicorn)."""
+
+    def collect(self) -> Iterator:
+        yield from _REGISTRY.collect()
+        yield from ServiceMemoryCollector().collect()
+        yield from ServiceInfoCollector().collect()
+
+
+_SINGLE_PROCESS_REGISTRY = CollectorRegistry(auto_describe=False)
+_SINGLE_PROCESS_REGISTRY.register(_SingleProcess())

@@ -1,0 +1,106 @@
+"""The shared gunicorn config: several workers report as one service, preload works, bad config stops start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from servers import REPO_ROOT, service_dir, start_api
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    raise AssertionError(f"{name}{labels} not exported")
+
+
+@pytest.mark.parametrize("framework", ["flask", "fastapi"])
+def test_workers_are_aggregated_and_preload_works(framework: str, tmp_path: Path) -> None:
+    server = start_api(framework, {"INFERENCE_MODE": "off", "PRELOAD_MODELS": "true"}, tmp_path, workers=2)
+    try:
+        assert len(server.worker_pids()) == 2
+        # start_api's own readiness probes were counted too
+        baseline = _sample(httpx.get(server.url("/metrics")).text, "http_requests_total", route="/health")
+        for _ in range(20):
+            # a new connection each time, so both workers get some of them
+            assert httpx.get(server.url("/health"), headers={"connection": "close"}).status_code == 200
+        for _ in range(4):
+            text = httpx.get(server.url("/metrics"), headers={"connection": "close"}).text
+            # whichever worker answers, it reports the requests of both
+            assert _sample(text, "http_requests_total", route="/health", status="200") == baseline + 20
+            assert _sample(text, "service_processes") == 3  # master + 2 workers
+            assert _sample(text, "http_requests_in_progress", route="/metrics") >= 1
+        files = {p.name for p in (tmp_path / "metrics").glob("*.db")}
+        assert any(str(pid) in name for pid in server.worker_pids() for name in files), files
+    finally:
+        server.stop()
+
+
+def test_conf_makes_and_removes_its_own_metrics_dir(tmp_path: Path) -> None:
+    env = {"INFERENCE_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": ""}
+    server = start_api("flask", env, tmp_path)
+    try:
+        made = [d for d in Path("/tmp").glob(f"blog-metrics-{server.base_url.rsplit(':', 1)[1]}-*")]
+        assert len(made) == 1 and made[0].is_dir()
+        assert httpx.get(server.url("/metrics")).status_code == 200
+    finally:
+        server.stop()
+    assert not made[0].exists()
+
+
+def test_bad_settings_stop_the_master(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "WEB_WORKERS": "0",
+           "PORT": "1", "DATABASE_PATH": str(tmp_path / "db.sqlite3")}
+    result = subprocess.run([str(service_dir("flask") / "start.sh")], env=env, capture_output=True, timeout=60)
+    assert result.returncode != 0 and b"web_workers" in result.stderr + result.stdout
+
+
+def test_django_needs_a_secret_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"}
+    env.update(PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DATABASE_PATH=str(tmp_path / "db.sqlite3"),
+               INFERENCE_MODE="off", PORT="1")
+    result = subprocess.run([str(service_dir("django") / "start.sh")], env=env, capture_output=True, timeout=60)
+    assert result.returncode != 0 and b"DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_off_mode_never_imports_torch() -> None:
+    code = (
+        "import sys; from blogcore.settings import APISettings; from blogcore import handlers;"
+        "handlers.open_backend(APISettings(inference_mode='off'));"
+        "sys.path.insert(0, 'services/api-flask'); import blog_flask.app;"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)
+
+
+@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+def test_concurrent_writes_from_several_workers(framework: str, tmp_path: Path) -> None:
+    """Two workers writing one SQLite file at once: WAL and the busy timeout mean no 'database is locked'."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = start_api(framework, {"INFERENCE_MODE": "off"}, tmp_path, workers=2, threads=4)
+    try:
+        def write(i: int) -> int:
+            with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+                created = client.post("/posts", json={"title": f"t{i}", "body": "b" * 2000})
+                if created.status_code != 201:
+                    return created.status_code
+                post_id = created.json()["id"]
+                updated = client.put(f"/posts/{post_id}", json={"title": "u", "body": "v"})
+                return updated.status_code if updated.status_code != 200 else 201
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(write, range(48), timeout=120))
+        assert statuses == [201] * 48, statuses
+        total = httpx.get(server.url("/posts")).json()["total"]
+        assert total == 48
+    finally:
+        server.stop()

@@ -1,0 +1,34 @@
+import pytest
+from pydantic import ValidationError
+
+from blogcore import settings as settings_module
+from blogcore.settings import APISettings, cores_given
+
+
+def test_torch_threads_split_the_cores_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    monkeypatch.setattr(settings_module.Path, "read_text", lambda _self: "max 100000\n")
+    assert cores_given() == 4
+    assert APISettings(web_workers=2).effective_torch_threads == 2
+    assert APISettings(web_workers=8).effective_torch_threads == 1
+
+
+def test_a_cgroup_quota_caps_the_cores(monkeypatch):
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda _pid: set(range(16)))
+    monkeypatch.setattr(settings_module.Path, "read_text", lambda _self: "150000 100000\n")
+    assert cores_given() == 2
+    assert APISettings(web_workers=2).effective_torch_threads == 1
+
+
+def test_explicit_torch_threads_win():
+    assert APISettings(torch_threads=3).effective_torch_threads == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INFERENCE_MODE", "sometimes"), ("INFERENCE_ADDR", "no-port"), ("WEB_WORKERS", "0"), ("MODEL_PROFILE", "huge")],
+)
+def test_bad_environment_values_fail_fast(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        APISettings()

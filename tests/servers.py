@@ -1,0 +1,135 @@
+"""Start a real API server (its start.sh under gunicorn) on a free loopback port, and stop it by pid.
+
+    server = start_api("flask", {"INFERENCE_MODE": "off"}, tmp_path)
+    try: httpx.get(server.url("/health"))
+    finally: server.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORKS = ("flask", "fastapi", "django")
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_dir(framework: str) -> Path:
+    return REPO_ROOT / "services" / f"api-{framework}"
+
+
+@dataclass
+class ApiServer:
+    framework: str
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+    workdir: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def worker_pids(self) -> set[int]:
+        """The pids of gunicorn's workers now (children of the master)."""
+        try:
+            return {child.pid for child in psutil.Process(self.pid).children(recursive=False)}
+        except psutil.NoSuchProcess:
+            return set()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM the master (gunicorn stops its workers), then SIGKILL its process group if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
+        # The server runs in its own session, so its group id is its pid: this reaches only what it started.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.process.poll() is None:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def start_api(
+    framework: str,
+    env: Mapping[str, str] | None,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    threads: int = 4,
+    ready_path: str = "/health",
+    timeout_s: float = START_TIMEOUT_S,
+) -> ApiServer:
+    """Start one framework's server with env on top of this process's environment and wait until it answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    full_env = {
+        **os.environ,
+        # start.sh runs `gunicorn` and `python`: make them this interpreter's
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_WORKERS": str(workers),
+        "WEB_THREADS": str(threads),
+        "DATABASE_PATH": str(workdir / "blog.sqlite3"),
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),
+        "DJANGO_SECRET_KEY": "test-only-secret-not-for-deployment",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(service_dir(framework) / "start.sh")],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = ApiServer(framework, f"http://127.0.0.1:{port}", process, log_path, workdir, full_env)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise RuntimeError(f"{framework} server exited with {process.returncode}:\n{server.log()[-4000:]}")
+        try:
+            if httpx.get(server.url(ready_path), timeout=2.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{framework} server did not answer {ready_path} in {timeout_s}s:\n{server.log()[-4000:]}")
