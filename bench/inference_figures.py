@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations and shorter runs (a smoke test)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "inference_figures.json")
     parser.add_argument("--frameworks", default="flask,fastapi,django")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the table here (docs/inference_figures.md)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     for name, value in OFFLINE_ENV.items():
@@ -507,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["memory"] = api_memory(work, args.frameworks.split(","), workers=2, inference_address=address)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(result))
+    table = markdown(result)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
     print(f"\nJSON: {args.out}")
     return 0
 

@@ -1,0 +1,184 @@
+"""PNG charts of a result (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.figures import Figures  # noqa: E402
+
+MODE_COLOURS = {"off": "#9e9e9e", "inprocess": "#e4572e", "remote": "#17bebb"}
+FW_COLOURS = {"flask": "#4c72b0", "fastapi": "#55a868", "django": "#c44e52"}
+
+
+def _label(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _grouped_bars(ax, fig: Figures, values, title: str, ylabel: str, log: bool = False) -> None:
+    """Bars per framework, one per mode; values(framework, mode) -> number or None."""
+    width = 0.8 / max(1, len(fig.modes))
+    plotted = []
+    for i, mode in enumerate(fig.modes):
+        xs, ys = [], []
+        for j, fw in enumerate(fig.frameworks):
+            value = values(fw, mode)
+            if value is not None:
+                xs.append(j + (i - (len(fig.modes) - 1) / 2) * width)
+                ys.append(value)
+        bars = ax.bar(xs, ys, width, label=mode, color=MODE_COLOURS.get(mode))
+        ax.bar_label(bars, labels=[_label(y) for y in ys], fontsize=7, padding=1)
+        plotted += ys
+    ax.set_xticks(range(len(fig.frameworks)), fig.frameworks)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel)
+    if log and plotted and min(plotted) > 0:
+        ax.set_yscale("log")
+    ax.margins(y=0.18)  # room for the value labels
+    ax.grid(axis="y", alpha=0.3)
+
+
+def ai_tax(fig: Figures, path: Path) -> Path | None:
+    if not any(fig.scenario(f, m, "ai_mixed") for f in fig.frameworks for m in fig.modes):
+        return None
+    has_sat = any(fig.max_rate(f, m, "ai_mixed") is not None for f in fig.frameworks for m in fig.modes)
+    panels = []
+    if has_sat:
+        panels.append((lambda f, m: fig.max_rate(f, m, "ai_mixed"), "Max ai_mixed rate within SLO (log)", "iterations/s", True))
+    panels += [
+        (lambda f, m: fig.get(f, m, "ai_mixed", "p99_ms"), "ai_mixed p99 at the fixed rate (log)", "ms", True),
+        (lambda f, m: fig.get(f, m, "ai_mixed", "crud_p50_ms"), "CRUD p50 inside ai_mixed", "ms", False),
+        (lambda f, m: fig.memory(f, m), "Peak PSS, API + inference", "MiB", False),
+    ]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2))
+    for ax, (values, title, ylabel, log) in zip(axes, panels):
+        _grouped_bars(ax, fig, values, title, ylabel, log)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9)
+    figure.suptitle("What AI does to each framework (grey = AI off)", x=0.3)
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def interference(fig: Figures, path: Path) -> Path | None:
+    labels, alone, mixed = [], [], []
+    for mode in fig.modes:
+        for fw in fig.frameworks:
+            a = fig.get(fw, mode, "crud", "crud_p99_ms")
+            b = fig.get(fw, mode, "ai_mixed", "crud_p99_ms")
+            if a is None and b is None:
+                continue
+            labels.append(f"{fw}\n{mode}")
+            alone.append(a or 0.0)
+            mixed.append(b or 0.0)
+    if not labels:
+        return None
+    figure, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4))
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], alone, 0.4, label="crud scenario alone", color="#9e9e9e")
+    bars = ax.bar([x + 0.2 for x in xs], mixed, 0.4, label="CRUD requests inside ai_mixed", color="#e4572e")
+    ax.bar_label(bars, labels=[_label(v) for v in mixed], fontsize=7)
+    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.set_ylabel("CRUD p99 (ms)")
+    ax.set_title("Interference: CRUD latency while AI requests are in flight")
+    ax.margins(y=0.12)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Path | None:
+    if not any(fig.saturation_steps(f, m, scenario) for f in fig.frameworks for m in fig.modes):
+        return None
+    figure, axes = plt.subplots(1, len(fig.frameworks), figsize=(5 * len(fig.frameworks), 4), sharey=True, squeeze=False)
+    for ax, fw in zip(axes[0], fig.frameworks):
+        for mode in fig.modes:
+            steps = fig.saturation_steps(fw, mode, scenario)
+            points = [(s["offered_rate"], s["latency_ms"].get("all", {}).get("p99"), s["meets_slo"]) for s in steps]
+            points = [p for p in points if p[1] is not None]
+            if not points:
+                continue
+            colour = MODE_COLOURS.get(mode)
+            ax.plot([p[0] for p in points], [p[1] for p in points], "-", color=colour, label=mode)
+            ax.scatter([p[0] for p in points if p[2]], [p[1] for p in points if p[2]], color=colour, zorder=3)
+            ax.scatter([p[0] for p in points if not p[2]], [p[1] for p in points if not p[2]], facecolors="none",
+                       edgecolors=colour, zorder=3)
+        limit = next((fig.config(fw, m)["saturation"][scenario]["p99_limit_ms"] for m in fig.modes
+                      if fig.config(fw, m) and scenario in fig.config(fw, m).get("saturation", {})), None)
+        if limit:
+            ax.axhline(limit, color="black", linestyle=":", linewidth=1, label="p99 SLO")
+        ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_title(fw)
+        ax.set_xlabel(f"offered {scenario} rate (iterations/s, log)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("p99 latency (ms, log)")
+    figure.suptitle("Latency vs offered load (filled = within SLO, hollow = not)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def memory(fig: Figures, path: Path) -> Path | None:
+    labels, api, inf = [], [], []
+    for mode in fig.modes:
+        for fw in fig.frameworks:
+            a, b = fig.memory_parts(fw, mode)
+            if a is None:
+                continue
+            labels.append(f"{fw}\n{mode}")
+            api.append(a)
+            inf.append(b or 0.0)
+    if not labels:
+        return None
+    figure, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4))
+    xs = list(range(len(labels)))
+    ax.bar(xs, api, 0.6, label="API (all workers)", color="#4c72b0")
+    bars = ax.bar(xs, inf, 0.6, bottom=api, label="inference service", color="#17bebb")
+    ax.bar_label(bars, labels=[f"{a + b:,.0f}" for a, b in zip(api, inf)], fontsize=7)
+    ax.set_xticks(xs, labels, fontsize=8)
+    ax.set_ylabel("peak PSS (MiB)")
+    ax.set_title("Server memory under load (PSS summed over each process tree)")
+    ax.margins(y=0.12)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def batching(result: dict, path: Path) -> Path | None:
+    from bench import stats
+
+    bat = result.get("batching") or {}
+    variants = bat.get("variants", {})
+    if not variants:
+        return None
+    names = list(variants)
+    goodput = [stats.median_of(variants[n]["aggregate"], "goodput_rps") or 0.0 for n in names]
+    p99 = [stats.median_of(variants[n]["aggregate"], "ai_p99_ms") or 0.0 for n in names]
+    figure, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    b1 = a1.bar(names, goodput, color=["#17bebb", "#9e9e9e"][: len(names)])
+    a1.bar_label(b1, fmt="%.3g")
+    a1.set_title(f"{bat.get('scenario')} served per second")
+    a1.set_ylabel("successful requests/s")
+    b2 = a2.bar(names, p99, color=["#17bebb", "#9e9e9e"][: len(names)])
+    a2.bar_label(b2, fmt="%.4g")
+    a2.set_title("AI p99 (ms)")
+    figure.suptitle(f"Dynamic batching, remote mode, {bat.get('framework')} at {bat.get('rate')} it/s offered")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

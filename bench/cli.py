@@ -1,0 +1,102 @@
+"""Command line: `python -m bench run|report|compare`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from bench import compare as compare_mod
+from bench import results
+from bench.config import DEFAULT_CONFIG, ConfigError, load_config
+from bench.processes import stop_all
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+    from bench.runner import Runner
+
+    profile = "quick" if args.quick else "full" if args.full else "default"
+    try:
+        config = load_config(args.config, profile=profile)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    runner = Runner(config, Path(args.out), run_id=args.run_id)
+    # SIGTERM (e.g. from a CI timeout) stops the run like Ctrl-C: nothing may be left running.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    started = time.monotonic()
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        stopped = stop_all()
+        runner.result["interrupted"] = True
+        runner.save(ended=True)
+        print(f"\ninterrupted: stopped every service and k6 process group"
+              f"{' (last: ' + ', '.join(stopped) + ')' if stopped else ''}; partial result in {runner.result_path}",
+              file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+    wall = time.monotonic() - started
+    report_dir = Path(args.reports).resolve() / runner.run_id
+    report_path = write_report(runner.result, report_dir)
+    failures = runner.result["failures"]
+    print(f"\nfinished in {int(wall // 60)}m{int(wall % 60):02d}s; result {runner.result_path}; report {report_path}")
+    if failures:
+        print(f"{len(failures)} part(s) failed, see the report's Failures section", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+
+    result = results.load(args.result)
+    out = Path(args.out) if args.out else Path(args.reports) / result["run_id"]
+    print(write_report(result, out))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    a, b = results.load(args.a), results.load(args.b)
+    rows = compare_mod.compare(a, b, threshold=args.threshold)
+    compare_mod.BIG_CHANGE = args.threshold
+    print(compare_mod.format_table(rows, args.a, args.b))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the benchmark matrix and write result.json and the report")
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a small matrix, about 3 minutes")
+    size.add_argument("--full", action="store_true", help="the full matrix with long windows, for bigger machines")
+    run.add_argument("--config", default=str(DEFAULT_CONFIG), help="TOML configuration (default: bench/config.toml)")
+    run.add_argument("--out", default="results", help="directory for run directories (default: results/)")
+    run.add_argument("--reports", default="reports", help="directory for reports (default: reports/)")
+    run.add_argument("--run-id", default=None, help="name of the run (default: UTC timestamp)")
+    run.set_defaults(func=cmd_run)
+    report = sub.add_parser("report", help="write the Markdown report and charts for a result file")
+    report.add_argument("result")
+    report.add_argument("--out", default=None, help="report directory (default: reports/<run-id>)")
+    report.add_argument("--reports", default="reports")
+    report.set_defaults(func=cmd_report)
+    comp = sub.add_parser("compare", help="relative changes between two result files")
+    comp.add_argument("a")
+    comp.add_argument("b")
+    comp.add_argument("--threshold", type=float, default=compare_mod.BIG_CHANGE, help="flag changes above this (0.10)")
+    comp.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

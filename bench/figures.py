@@ -1,0 +1,96 @@
+"""Reading figures out of a result document: the one place the report, claims and charts look numbers up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import stats
+
+FRAMEWORK_ORDER = ("flask", "fastapi", "django")
+MODE_ORDER = ("off", "inprocess", "remote")
+
+
+class Figures:
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+        self.configs = {(c["framework"], c["mode"]): c for c in result["configs"]}
+        self.frameworks = [f for f in FRAMEWORK_ORDER if any(k[0] == f for k in self.configs)]
+        self.modes = [m for m in MODE_ORDER if any(k[1] == m for k in self.configs)]
+
+    def config(self, framework: str, mode: str) -> dict[str, Any] | None:
+        return self.configs.get((framework, mode))
+
+    def scenario(self, framework: str, mode: str, scenario: str) -> dict[str, Any] | None:
+        config = self.config(framework, mode)
+        return config["scenarios"].get(scenario) if config else None
+
+    def get(self, framework: str, mode: str, scenario: str, figure: str) -> float | None:
+        outcome = self.scenario(framework, mode, scenario)
+        return stats.median_of(outcome["aggregate"], figure) if outcome else None
+
+    def spread(self, framework: str, mode: str, scenario: str, figure: str) -> float | None:
+        outcome = self.scenario(framework, mode, scenario)
+        if not outcome:
+            return None
+        fig = outcome["aggregate"]["figures"].get(figure)
+        return fig["spread"] if fig else None
+
+    def max_rate(self, framework: str, mode: str, scenario: str) -> float | None:
+        config = self.config(framework, mode)
+        found = (config or {}).get("saturation", {}).get(scenario)
+        return found.get("max_rate") if found else None
+
+    def rate_capped(self, framework: str, mode: str, scenario: str) -> bool:
+        """True when the search never missed the SLO: the max rate is only a lower bound."""
+        config = self.config(framework, mode)
+        found = (config or {}).get("saturation", {}).get(scenario)
+        return bool(found and found.get("capped"))
+
+    def rate_text(self, framework: str, mode: str, scenario: str) -> str:
+        value = self.max_rate(framework, mode, scenario)
+        return ("≥ " if self.rate_capped(framework, mode, scenario) else "") + fmt(value)
+
+    def rate_ratio(self, framework: str, mode: str, scenario: str) -> float | None:
+        """Max rate relative to AI off; None when either is only a lower bound."""
+        if self.rate_capped(framework, mode, scenario) or self.rate_capped(framework, "off", scenario):
+            return None
+        return ratio(self.max_rate(framework, mode, scenario), self.max_rate(framework, "off", scenario))
+
+    def saturation_steps(self, framework: str, mode: str, scenario: str) -> list[dict[str, Any]]:
+        config = self.config(framework, mode)
+        found = (config or {}).get("saturation", {}).get(scenario)
+        return sorted(found["steps"], key=lambda s: s["offered_rate"]) if found else []
+
+    def memory(self, framework: str, mode: str) -> float | None:
+        """Peak PSS of the whole system (API + inference service) under the AI mix, else under CRUD."""
+        for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
+            value = self.get(framework, mode, scenario, "total_pss_peak_mib")
+            if value is not None:
+                return value
+        return None
+
+    def memory_parts(self, framework: str, mode: str) -> tuple[float | None, float | None]:
+        for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
+            api = self.get(framework, mode, scenario, "api_pss_peak_mib")
+            if api is not None:
+                return api, self.get(framework, mode, scenario, "inference_pss_peak_mib")
+        return None, None
+
+    def memory_scenario(self) -> str:
+        return "ai_mixed" if any(self.scenario(f, m, "ai_mixed") for f, m in self.configs) else "crud"
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base == 0:
+        return None
+    return value / base
+
+
+def fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"

@@ -1,0 +1,103 @@
+"""The k6 scripts against a stand-in API: they run, split results per request type, and refuse bad targets."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.k6run import K6_DIR, k6_binary, parse_summary
+from bench.processes import free_port
+
+FAKE_API = Path(__file__).with_name("fake_api.py")
+
+
+@pytest.fixture(scope="module")
+def fake_api():
+    """Two stand-ins: AI on and AI off (the off one answers AI routes 503 like INFERENCE_MODE=off)."""
+    procs, urls = [], {}
+    try:
+        for mode in ("on", "off"):
+            port = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(FAKE_API), str(port), mode]))
+            urls[mode] = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        for url in urls.values():
+            while True:
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "stand-in API did not start"
+                time.sleep(0.1)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def k6(script: str, env: dict, tmp_path: Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess, dict | None]:
+    summary = tmp_path / f"{script}.json"
+    full_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SUMMARY_JSON": str(summary), "K6_NO_USAGE_REPORT": "true",
+                "DURATION": "2s", "RATE": "20", "SEED_POSTS": "3", **env}
+    proc = subprocess.run([k6_binary(), "run", "--quiet", "--no-color", str(K6_DIR / script)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    return proc, (json.loads(summary.read_text()) if summary.exists() else None)
+
+
+def test_ai_mixed_splits_results_per_operation(fake_api, tmp_path):
+    proc, summary = k6("ai_mixed.js", {"BASE_URL": fake_api["on"], "TARGET_NAME": "flask"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    window = parse_summary(summary, target_name="flask", rate=20, duration_s=2)
+    assert window["requests"] >= 30 and window["error_rate"] == 0
+    assert {"crud", "ai"} <= window["latency_ms"].keys()
+    assert {"list", "read"} <= window["ops"]["latency_ms"].keys()
+    assert "all thresholds passed" in proc.stdout
+
+
+def test_ai_disabled_is_expected_only_when_asked(fake_api, tmp_path):
+    env = {"BASE_URL": fake_api["off"], "TARGET_NAME": "flask", "MIX": "list:1,sentiment:1"}
+    proc, summary = k6("ai_mixed.js", {**env, "AI_DISABLED_OK": "1"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc, summary = k6("ai_mixed.js", env, tmp_path)
+    assert proc.returncode == 99  # thresholds failed: the 503s count as errors
+    assert parse_summary(summary, target_name="flask", rate=20, duration_s=2)["errors"]["ai"] == 1.0
+
+
+@pytest.mark.parametrize("script", ["crud.js", "ai_summarize.js", "ai_sentiment.js", "ai_title.js", "ai_tags.js"])
+def test_every_script_runs_and_stops_by_itself(fake_api, tmp_path, script):
+    proc, summary = k6(script, {"BASE_URL": fake_api["on"], "DURATION": "1s", "RATE": "5"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert summary["metrics"]["http_reqs"]["values"]["count"] > 0
+
+
+def test_target_all_runs_one_scenario_per_framework(fake_api, tmp_path):
+    url = fake_api["on"]
+    env = {"TARGET": "all", "FLASK_URL": url, "FASTAPI_URL": url, "DJANGO_URL": url, "DURATION": "1s", "RATE": "5"}
+    proc, summary = k6("crud.js", env, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in ("flask", "fastapi", "django"):
+        assert summary["metrics"][f"http_reqs{{target:{name}}}"]["values"]["count"] > 0
+
+
+def test_a_down_target_fails_setup_with_a_clear_message(tmp_path):
+    proc, _ = k6("crud.js", {"BASE_URL": f"http://127.0.0.1:{free_port()}"}, tmp_path)
+    assert proc.returncode not in (0, 99)
+    assert "target not up or not ready, no load was sent" in proc.stdout + proc.stderr
+
+
+def test_non_loopback_targets_are_refused(tmp_path):
+    proc, _ = k6("crud.js", {"BASE_URL": "http://example.com:8001"}, tmp_path)
+    assert proc.returncode != 0
+    assert "only loopback targets are allowed" in proc.stdout + proc.stderr
+
+
+def test_fractional_rates_are_accepted(fake_api, tmp_path):
+    proc, summary = k6("crud.js", {"BASE_URL": fake_api["on"], "DURATION": "2s", "RATE": "2.5"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 4 <= summary["metrics"]["iterations"]["values"]["count"] <= 6

@@ -1,0 +1,103 @@
+import re
+
+import pytest
+from bench_fixture import PROFILE, make_result
+
+from bench.claims import compare_one, judge_all
+from bench.cli import main
+from bench.figures import Figures
+from bench.report import write_report
+
+
+def test_report_has_every_section_and_chart(tmp_path):
+    path = write_report(make_result(), tmp_path)
+    text = path.read_text()
+    first = "\n".join(text.splitlines()[:6])
+    assert "synthetic" in first and "light" in first and "meaningless" in first
+    for heading in ("What AI does to each framework", "original study's claims", "Interference", "Latency vs offered load",
+                    "Dynamic batching", "Memory", "Method"):
+        assert heading in text
+    for png in ("ai_tax.png", "interference.png", "latency_vs_load.png", "memory.png", "batching.png"):
+        assert (tmp_path / png).stat().st_size > 5000
+        assert f"]({png})" in text
+    assert "CPU [0]" in text and "CPU [1]" in text  # pinning is stated in the method
+
+
+def test_claims_follow_the_numbers():
+    verdicts = judge_all(Figures(make_result()))
+    assert [v.verdict for v in verdicts] == ["CONFIRMED", "CONFIRMED", "CONFIRMED"]
+    # Swap Flask and Django: Flask is now the biggest and the slowest, so claims 2 and 3 must fall.
+    flipped = dict(PROFILE, flask=PROFILE["django"], django=PROFILE["flask"])
+    verdicts = judge_all(Figures(make_result(flipped)))
+    assert [v.verdict for v in verdicts] == ["CONFIRMED", "REFUTED", "REFUTED"]
+    assert "off: fails — API PSS flask 150 MiB" in verdicts[1].reason
+
+
+def test_fastapi_claim_fails_when_it_is_not_fastest():
+    slow_fastapi = dict(PROFILE, fastapi=(120.0, 3.0, 2.0))
+    verdict = judge_all(Figures(make_result(slow_fastapi)))[0]
+    assert verdict.verdict == "REFUTED" and "throughput part fails" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("values", "highest", "state"),
+    [
+        ({"a": 10.0, "b": 5.0}, True, "holds"),
+        ({"a": 10.0, "b": 10.2}, True, "tie"),
+        ({"a": 5.0, "b": 10.0}, True, "fails"),
+        ({"a": 5.0, "b": 10.0}, False, "holds"),
+        ({"a": None, "b": 10.0}, True, None),
+        ({"a": 5.0}, True, None),
+    ],
+)
+def test_compare_one_tells_holds_fails_and_ties(values, highest, state):
+    assert compare_one(values, "a", highest, 0.05) == state
+
+
+def test_memory_within_the_margin_is_a_tie_not_a_verdict():
+    close = {fw: (100.0 + i, 1.0, rate) for i, (fw, (_, _, rate)) in enumerate(PROFILE.items())}
+    verdict = judge_all(Figures(make_result(close)))[1]
+    assert verdict.verdict == "INCONCLUSIVE" and "tie" in verdict.reason
+
+
+def test_a_search_that_never_missed_the_slo_does_not_rank_throughput():
+    result = make_result()
+    for config in result["configs"]:
+        config["saturation"]["ai_mixed"]["capped"] = True
+    verdict = judge_all(Figures(result))[0]
+    assert verdict.verdict == "INCONCLUSIVE"
+    assert "throughput part not measured" in verdict.reason and "never missed the SLO" in verdict.reason
+
+
+def test_claims_without_data_are_inconclusive():
+    result = make_result()
+    result["configs"] = [c for c in result["configs"] if c["framework"] == "flask"]
+    assert {v.verdict for v in judge_all(Figures(result))} == {"INCONCLUSIVE"}
+
+
+def test_report_numbers_come_from_the_result(tmp_path):
+    result = make_result()
+    text = write_report(result, tmp_path).read_text()
+    # Batching: 3.0 served/s batched vs 1.0 unbatched in the fixture.
+    assert "**3.00x**" in text
+    # AI tax: in-process memory is 6x off in the fixture for every framework.
+    assert len(re.findall(r"memory 6\.00x", text)) == 3
+
+
+def test_report_command_writes_into_the_reports_dir(tmp_path):
+    from bench import results
+
+    results.save(make_result(), tmp_path / "result.json")
+    assert main(["report", str(tmp_path / "result.json"), "--reports", str(tmp_path / "reports")]) == 0
+    assert (tmp_path / "reports" / "fixture" / "report.md").exists()
+
+
+def test_report_of_a_crud_only_run_has_no_ai_charts_but_still_renders(tmp_path):
+    result = make_result()
+    for config in result["configs"]:
+        config["scenarios"].pop("ai_mixed")
+        config["saturation"] = {}
+    result["batching"] = None
+    text = write_report(result, tmp_path).read_text()
+    assert "ai_tax.png" not in text and "Method" in text
+    assert (tmp_path / "interference.png").exists()

@@ -1,0 +1,116 @@
+"""End to end: `python -m bench run` on a tiny matrix against the real Flask service, AI off, a few seconds."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.config import DEFAULT_CONFIG
+from bench.processes import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not (REPO / "services" / "api-flask" / "start.sh").exists(), reason="no Flask service")
+
+
+def tiny_config(tmp_path: Path, **matrix) -> Path:
+    """The default config cut down to Flask, AI off, the crud scenario, one short trial and a 2-step search."""
+    text = DEFAULT_CONFIG.read_text()
+    raw = tomllib.loads(text)
+    matrix = {"frameworks": ["flask"], "modes": ["off"], "scenarios": ["crud"], "trials": 1, "warmup_s": 1,
+              "window_s": 2, "seed_posts": 3, **matrix}
+    lines = ["[matrix]"] + [f"{k} = {json.dumps(v)}" for k, v in matrix.items()]
+    lines += ["[rates]", "crud = 10", "[slo]", "max_error_rate = 0.01", "max_dropped_fraction = 0.01", "[slo.p99_ms]",
+              "crud = 1000", "[saturation]", 'scenarios = ["crud"]', 'frameworks = ["flask"]', 'modes = ["off"]',
+              "max_steps = 2", "step_s = 1", "max_rate = 100", "[saturation.start_rate]", "crud = 10",
+              "[batching]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",
+              f'model_source = "{raw["services"]["model_source"]}"', 'model_profile = "tiny"', "startup_timeout_s = 60",
+              "[pinning]", 'service_cpus = "auto"', 'k6_cpus = "auto"']
+    path = tmp_path / "tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_bench(tmp_path: Path, config: Path, run_id: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--config", str(config), "--out", str(tmp_path / "results"),
+         "--reports", str(tmp_path / "reports"), "--run-id", run_id],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs,
+    )
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_tiny_run_writes_a_valid_result_and_report(tmp_path):
+    proc = run_bench(tmp_path, tiny_config(tmp_path), "smoke")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "ETA" in out and "[1/1 flask/off]" in out
+    from bench import results
+
+    result = results.load(tmp_path / "results" / "smoke" / "result.json")
+    config = result["configs"][0]
+    crud = config["scenarios"]["crud"]
+    assert crud["trials"][0]["requests"] > 0 and crud["trials"][0]["server"]["api"]["pss_peak_mib"] > 0
+    assert config["saturation"]["crud"]["steps"]
+    assert result["metadata"]["ended_at"] and result["metadata"]["wall_s"] > 0
+    assert (tmp_path / "reports" / "smoke" / "report.md").exists()
+    assert (tmp_path / "results" / "smoke" / "services" / "flask-off" / "api.log").exists()
+
+
+def test_ctrl_c_stops_everything_and_keeps_a_partial_result(tmp_path):
+    proc = run_bench(tmp_path, tiny_config(tmp_path, window_s=30), "interrupted")
+    deadline = time.monotonic() + 90
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if "measuring" in line:
+            break
+        assert time.monotonic() < deadline, seen
+    assert "measuring" in seen, seen
+    wait_until = time.monotonic() + 15
+    while True:  # the progress line comes just before k6 is spawned
+        started = descendants(proc.pid)
+        names = " ".join(" ".join(p.cmdline()) for p in started)
+        if "k6" in names or time.monotonic() > wait_until:
+            break
+        time.sleep(0.2)
+    assert "gunicorn" in names and "k6" in names, names  # the service and k6 are both running mid-window
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + out
+    assert "interrupted: stopped" in out
+    assert not alive(started), "processes left behind after Ctrl-C"
+    result = json.loads((tmp_path / "results" / "interrupted" / "result.json").read_text())
+    assert result["interrupted"] is True
+
+
+def test_a_taken_port_is_a_clear_failure(tmp_path):
+    import socket
+
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        config = tiny_config(tmp_path)
+        config.write_text(config.read_text().replace("web_workers = 1", f"web_workers = 1\napi_port = {port}"))
+        proc = run_bench(tmp_path, config, "taken")
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out
+    assert f"port {port} for the flask API is already in use" in out
