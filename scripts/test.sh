@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 VENV="$VENV" scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# The tools the venv ships (k6, hadolint, gunicorn) are found as on an activated venv.
+export PATH="$PWD/$VENV/bin:$PATH"
 exec "$VENV/bin/python" -m pytest "$@"

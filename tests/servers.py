@@ -92,7 +92,7 @@ def start_api(
     ready_path: str = "/health",
     timeout_s: float = START_TIMEOUT_S,
 ) -> ApiServer:
-    """Start one framework's server with env on top of this process's environment and wait until it answers."""
+    """Start one framework's server with env on top of this process's environment; wait until all its workers run."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     full_env = {
@@ -126,7 +126,9 @@ def start_api(
         if not server.alive():
             raise RuntimeError(f"{framework} server exited with {process.returncode}:\n{server.log()[-4000:]}")
         try:
-            if httpx.get(server.url(ready_path), timeout=2.0).status_code == 200:
+            # One worker answering is not enough: tests count on every worker having booted.
+            answered = httpx.get(server.url(ready_path), timeout=2.0).status_code == 200
+            if answered and len(server.worker_pids()) == workers:
                 return server
         except httpx.HTTPError:
             pass

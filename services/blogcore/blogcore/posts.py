@@ -132,3 +132,14 @@ class PostRepository:
         except BaseException:
             self.session.rollback()
             raise
+
+
+def prepare_database(database_path: Path) -> None:
+    """Create the tables and switch the file to WAL once, before any worker starts (start.sh runs this)."""
+    create_storage_engine(database_path).dispose()
+
+
+if __name__ == "__main__":
+    from blogcore.settings import APISettings
+
+    prepare_database(APISettings().database_path)
