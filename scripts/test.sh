@@ -9,5 +9,6 @@ VENV=${VENV:-.venv}
 VENV="$VENV" scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # The tools the venv ships (k6, hadolint, gunicorn) are found as on an activated venv.
-export PATH="$PWD/$VENV/bin:$PATH"
+case "$VENV" in /*) venv_bin="$VENV/bin" ;; *) venv_bin="$PWD/$VENV/bin" ;; esac
+export PATH="$venv_bin:$PATH"
 exec "$VENV/bin/python" -m pytest "$@"
