@@ -8,11 +8,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from bench.figures import Figures  # noqa: E402
 
 MODE_COLOURS = {"off": "#9e9e9e", "inprocess": "#e4572e", "remote": "#17bebb"}
 FW_COLOURS = {"flask": "#4c72b0", "fastapi": "#55a868", "django": "#c44e52"}
+
+
+def _save(figure: Figure, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
+    """Lay out, write and free a figure (pyplot keeps every open figure alive otherwise)."""
+    figure.tight_layout(rect=rect)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def _label(value: float) -> str:
@@ -60,10 +69,7 @@ def ai_tax(fig: Figures, path: Path) -> Path | None:
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9)
     figure.suptitle("What AI does to each framework (grey = AI off)", x=0.3)
-    figure.tight_layout(rect=(0, 0, 1, 0.93))
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path, rect=(0, 0, 1, 0.93))
 
 
 def interference(fig: Figures, path: Path) -> Path | None:
@@ -90,10 +96,7 @@ def interference(fig: Figures, path: Path) -> Path | None:
     ax.margins(y=0.12)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Path | None:
@@ -124,10 +127,7 @@ def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Pat
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("p99 latency (ms, log)")
     figure.suptitle("Latency vs offered load (filled = within SLO, hollow = not)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def memory(fig: Figures, path: Path) -> Path | None:
@@ -153,10 +153,7 @@ def memory(fig: Figures, path: Path) -> Path | None:
     ax.margins(y=0.12)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def batching(result: dict, path: Path) -> Path | None:
@@ -178,7 +175,4 @@ def batching(result: dict, path: Path) -> Path | None:
     a2.bar_label(b2, fmt="%.4g")
     a2.set_title("AI p99 (ms)")
     figure.suptitle(f"Dynamic batching, remote mode, {bat.get('framework')} at {bat.get('rate')} it/s offered")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class ApiServer:
     log_path: Path
     workdir: Path
     env: dict[str, str] = field(repr=False)
+    # The workers that first served; tests compare against them to prove no worker died.
+    initial_worker_pids: set[int] = field(default_factory=set)
 
     @property
     def pid(self) -> int:
@@ -129,9 +132,20 @@ def start_api(
             # One worker answering is not enough: tests count on every worker having booted.
             answered = httpx.get(server.url(ready_path), timeout=2.0).status_code == 200
             if answered and len(server.worker_pids()) == workers:
+                server.initial_worker_pids = server.worker_pids()
                 return server
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{framework} server did not answer {ready_path} in {timeout_s}s:\n{server.log()[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_api(framework: str, env: Mapping[str, str] | None, workdir: Path, **options: object) -> Iterator[ApiServer]:
+    """start_api for a with-block (or a yield fixture): the server is stopped however the block ends."""
+    server = start_api(framework, env, workdir, **options)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers import FRAMEWORKS, ApiServer, start_api
+from servers import FRAMEWORKS, ApiServer, running_api, start_api
 
 OFF_ENV = {"INFERENCE_MODE": "off"}
 
@@ -14,12 +14,8 @@ OFF_ENV = {"INFERENCE_MODE": "off"}
 @pytest.fixture(scope="session", params=FRAMEWORKS)
 def off_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One server per framework with AI off; its worker pids are remembered to prove none died."""
-    server = start_api(request.param, OFF_ENV, tmp_path_factory.mktemp(f"{request.param}-off"))
-    server.initial_worker_pids = server.worker_pids()  # type: ignore[attr-defined]
-    try:
+    with running_api(request.param, OFF_ENV, tmp_path_factory.mktemp(f"{request.param}-off")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

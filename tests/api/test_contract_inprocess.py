@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from api.openapi_check import check_response
-from servers import FRAMEWORKS, ApiServer, start_api
+from servers import FRAMEWORKS, ApiServer, running_api
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("blogcore.ai.inprocess") is None, reason="the in-process backend is not there yet"
@@ -31,19 +31,15 @@ TEXT = "The new release makes the web framework faster, and the community is del
 
 @pytest.fixture(scope="module", params=FRAMEWORKS)
 def ai_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    server = start_api(
+    with running_api(
         request.param,
         TINY_INPROCESS_ENV,
         tmp_path_factory.mktemp(f"{request.param}-inprocess"),
         threads=2,
         ready_path="/ready",
         timeout_s=180,
-    )
-    server.initial_worker_pids = server.worker_pids()  # type: ignore[attr-defined]
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -118,5 +114,5 @@ def test_ai_metrics_are_observed(client: httpx.Client, ai_api: ApiServer) -> Non
 
 def test_zz_no_worker_died(ai_api: ApiServer) -> None:
     assert ai_api.alive()
-    assert ai_api.worker_pids() == ai_api.initial_worker_pids  # type: ignore[attr-defined]
+    assert ai_api.worker_pids() == ai_api.initial_worker_pids
     assert "Traceback" not in ai_api.log(), ai_api.log()[-4000:]

@@ -324,6 +324,6 @@ def test_failed_enrichment_changes_nothing(client: httpx.Client) -> None:
 
 def test_zz_no_worker_died(off_api: ApiServer) -> None:
     assert off_api.alive(), off_api.log()[-2000:]
-    assert off_api.worker_pids() == off_api.initial_worker_pids, off_api.log()[-2000:]  # type: ignore[attr-defined]
+    assert off_api.worker_pids() == off_api.initial_worker_pids, off_api.log()[-2000:]
     assert httpx.get(off_api.url("/health")).status_code == 200
     assert "Traceback" not in off_api.log(), off_api.log()[-4000:]

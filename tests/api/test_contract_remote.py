@@ -17,7 +17,7 @@ from api.openapi_check import check_response
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
 from inference_server import InferenceProcess, start_inference
-from servers import FRAMEWORKS, ApiServer, free_port, start_api
+from servers import FRAMEWORKS, ApiServer, free_port, running_api, start_api
 
 AI_PATHS = {"summarize": "/ai/summarize", "sentiment": "/ai/sentiment", "title": "/ai/title", "tags": "/ai/tags"}
 TEXT = "Tuning PostgreSQL for a small Flask blog: indexes, VACUUM and a connection pool, step by step."
@@ -44,12 +44,9 @@ def inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InferencePro
 def remote_api(
     request: pytest.FixtureRequest, inference: InferenceProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    server = start_api(request.param, remote_env(inference), tmp_path_factory.mktemp(f"{request.param}-remote"))
-    server.initial_worker_pids = server.worker_pids()  # type: ignore[attr-defined]
-    try:
+    workdir = tmp_path_factory.mktemp(f"{request.param}-remote")
+    with running_api(request.param, remote_env(inference), workdir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -177,7 +174,7 @@ def test_bad_requests_never_reach_the_service(client: httpx.Client, payload: dic
 
 def test_zz_no_worker_died(remote_api: ApiServer) -> None:
     assert remote_api.alive(), remote_api.log()[-2000:]
-    assert remote_api.worker_pids() == remote_api.initial_worker_pids  # type: ignore[attr-defined]
+    assert remote_api.worker_pids() == remote_api.initial_worker_pids
     assert "Traceback" not in remote_api.log(), remote_api.log()[-4000:]
 
 
