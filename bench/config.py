@@ -82,7 +82,8 @@ class ServicesConfig:
     title_max_new_tokens: int
     num_beams: int
     ai_max_concurrency: int
-    ai_max_queue: int
+    ai_bulkhead: int
+    ai_guard: str
     inference_timeout_s: float
     startup_timeout_s: float
     api_port: int
@@ -225,7 +226,8 @@ def parse_config(raw: dict[str, Any], profile: str = "default", source: str = ""
         title_max_new_tokens=_number("services", "title_max_new_tokens", svc.get("title_max_new_tokens", 16), 1, True),
         num_beams=_number("services", "num_beams", svc.get("num_beams", 1), 1, integer=True),
         ai_max_concurrency=_number("services", "ai_max_concurrency", svc.get("ai_max_concurrency", 1), 1, True),
-        ai_max_queue=_number("services", "ai_max_queue", svc.get("ai_max_queue", 16), 0, integer=True),
+        ai_bulkhead=_number("services", "ai_bulkhead", svc.get("ai_bulkhead", 0), 0, integer=True),
+        ai_guard=_names("services", "ai_guard", [svc.get("ai_guard", "on")], ("on", "off"))[0],
         inference_timeout_s=float(_number("services", "inference_timeout_s", svc.get("inference_timeout_s", 30), 0.1)),
         startup_timeout_s=float(_number("services", "startup_timeout_s", svc.get("startup_timeout_s", 240), 1)),
         api_port=_number("services", "api_port", svc.get("api_port", 0), 0, integer=True),

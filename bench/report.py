@@ -182,7 +182,7 @@ def _method(result: dict[str, Any]) -> list[str]:
         f"- Workers: every framework ran under gunicorn with WEB_WORKERS={workers.get('web_workers')}, "
         f"WEB_THREADS={workers.get('web_threads')} (threads apply to the gthread workers of Flask and Django; FastAPI "
         f"runs uvicorn workers), AI_MAX_CONCURRENCY={workers.get('ai_max_concurrency')}, "
-        f"AI_MAX_QUEUE={workers.get('ai_max_queue')}; torch threads = service cores / workers in process, all service "
+        f"AI_BULKHEAD={workers.get('ai_bulkhead')} (0 = half the threads), AI_GUARD={workers.get('ai_guard')}; torch threads = service cores / workers in process, all service "
         f"cores in the inference service.",
         "- Load: k6 open model (constant-arrival-rate). Fixed rates per scenario: "
         + ", ".join(f"{k} {v:g} it/s" for k, v in cfg["rates"].items() if k in m["scenarios"])

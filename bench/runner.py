@@ -140,7 +140,8 @@ class Runner:
                 "num_beams": svc.num_beams,
             },
             "workers": {"web_workers": svc.web_workers, "web_threads": svc.web_threads,
-                        "ai_max_concurrency": svc.ai_max_concurrency, "ai_max_queue": svc.ai_max_queue},
+                        "ai_max_concurrency": svc.ai_max_concurrency, "ai_bulkhead": svc.ai_bulkhead,
+                        "ai_guard": svc.ai_guard},
             "config": self.config.to_dict(),
             "planned_s": self.progress.planned_s,
         })

@@ -49,6 +49,8 @@ def model_env(svc: ServicesConfig, torch_threads: int) -> dict[str, str]:
         "TITLE_MAX_NEW_TOKENS": str(svc.title_max_new_tokens),
         "NUM_BEAMS": str(svc.num_beams),
         "TORCH_THREADS": str(torch_threads),
+        # The APIs and the inference service guard AI alike (or not at all)
+        "AI_GUARD": svc.ai_guard,
     }
 
 
@@ -141,7 +143,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
             "INFERENCE_ADDR": f"127.0.0.1:{ports.get('inference_grpc', 50051)}",
             "INFERENCE_TIMEOUT_S": f"{svc.inference_timeout_s:g}",
             "AI_MAX_CONCURRENCY": str(svc.ai_max_concurrency),
-            "AI_MAX_QUEUE": str(svc.ai_max_queue),
+            "AI_BULKHEAD": str(svc.ai_bulkhead),
             "DATABASE_PATH": str(cfg_dir / "blog.sqlite3"),
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
             # A fresh random key per run: Django refuses to start without one and none is ever committed.

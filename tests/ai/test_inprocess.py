@@ -7,7 +7,7 @@ import time
 import pytest
 
 from blogcore.ai import create_backend, inprocess
-from blogcore.ai.backend import AINotReady, AIOverloaded, AITimeout, Sentiment, Task
+from blogcore.ai.backend import AIClientGone, AINotReady, AIOverloaded, AITimeout, Sentiment, Task
 from blogcore.ai.inprocess import InProcessBackend
 
 WAIT_S = 60
@@ -92,32 +92,111 @@ def test_a_failed_load_is_reported_not_raised(tiny_api_settings, monkeypatch):
         backend.run(Task.TAGS, ["text"])
 
 
-def test_beyond_concurrency_plus_queue_requests_get_429_at_once(ready_backend, monkeypatch):
-    # the module's backend admits 1 running and ai_max_queue waiting; build a small one instead
-    backend = InProcessBackend(ready_backend.settings.model_copy(update={"ai_max_concurrency": 1, "ai_max_queue": 1}))
+def _guarded_backend(ready_backend, monkeypatch, **update):
+    backend = InProcessBackend(ready_backend.settings.model_copy(update={"ai_max_concurrency": 1, **update}))
     monkeypatch.setattr(backend, "engine", ready_backend.engine)
     assert backend.wait_until_ready(WAIT_S)
+    return backend
+
+
+def test_a_call_that_cannot_finish_before_its_deadline_is_refused_at_once(ready_backend, monkeypatch):
+    backend = _guarded_backend(ready_backend, monkeypatch, inference_timeout_s=15.0, ai_guard="on")
+    backend._state.queue.times.observe(str(Task.SENTIMENT), 10.0)  # as if measured: one call takes 10 s
     blocking = BlockingEngine()
     monkeypatch.setattr(backend, "engine", blocking)
     results = []
-    workers = [threading.Thread(target=lambda: results.append(backend.run(Task.SENTIMENT, ["x"]))) for _ in range(2)]
+    holder = threading.Thread(target=lambda: results.append(backend.run(Task.SENTIMENT, ["x"])))
     try:
-        for worker in workers:
-            worker.start()
-        assert wait_for(lambda: backend._state.admitted == 2)
+        holder.start()
+        assert wait_for(lambda: len(blocking.threads) == 1)
+        # 10 s of work ahead plus 10 s of its own is past the 15 s deadline: no reason to let it wait.
         started = time.monotonic()
         with pytest.raises(AIOverloaded) as raised:
             backend.run(Task.SENTIMENT, ["x"])
         assert time.monotonic() - started < 1.0
-        assert raised.value.status == 429 and raised.value.headers["Retry-After"] == "1"
+        assert raised.value.status == 429 and raised.value.headers["Retry-After"] == "10"
         with pytest.raises(AIOverloaded):
             asyncio.run(backend.arun(Task.SENTIMENT, ["x"]))
     finally:
         blocking.release.set()
-        for worker in workers:
-            worker.join(timeout=WAIT_S)
-    assert len(results) == 2 and backend._state.admitted == 0
-    assert backend.run(Task.SENTIMENT, ["x"])  # capacity is back
+        holder.join(timeout=WAIT_S)
+    assert len(results) == 1 and len(blocking.threads) == 1  # the refused calls were never computed
+    assert backend.run(Task.SENTIMENT, ["x"])  # the queue is empty again: admitted
+    backend.close()
+
+
+def test_with_the_guard_off_calls_wait_for_a_slot_instead(ready_backend, monkeypatch):
+    backend = _guarded_backend(ready_backend, monkeypatch, inference_timeout_s=15.0, ai_guard="off")
+    backend._state.queue.times.observe(str(Task.SENTIMENT), 10.0)
+    blocking = BlockingEngine()
+    monkeypatch.setattr(backend, "engine", blocking)
+    results = []
+    callers = [threading.Thread(target=lambda: results.append(backend.run(Task.SENTIMENT, ["x"]))) for _ in range(3)]
+    try:
+        for caller in callers:
+            caller.start()
+        assert wait_for(lambda: len(blocking.threads) == 1)
+        blocking.release.set()
+    finally:
+        blocking.release.set()
+        for caller in callers:
+            caller.join(timeout=WAIT_S)
+    assert len(results) == 3 and len(blocking.threads) == 3
+    backend.close()
+
+
+def test_a_call_whose_client_left_while_it_waited_is_not_computed(ready_backend, monkeypatch):
+    backend = _guarded_backend(ready_backend, monkeypatch, ai_guard="on")
+    blocking = BlockingEngine()
+    monkeypatch.setattr(backend, "engine", blocking)
+    holder = threading.Thread(target=lambda: backend.run(Task.SENTIMENT, ["x"]))
+    outcome = []
+
+    def abandoned_call():
+        try:
+            backend.run(Task.SENTIMENT, ["x"], client_gone=lambda: True)
+        except AIClientGone as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=abandoned_call)
+    try:
+        holder.start()
+        assert wait_for(lambda: len(blocking.threads) == 1)
+        waiter.start()
+        time.sleep(0.1)
+    finally:
+        blocking.release.set()
+        holder.join(timeout=WAIT_S)
+        waiter.join(timeout=WAIT_S)
+    assert len(outcome) == 1 and outcome[0].status == 499
+    assert len(blocking.threads) == 1
+    backend.close()
+
+
+def test_a_cancelled_async_call_is_dropped_from_the_queue(ready_backend, monkeypatch):
+    backend = _guarded_backend(ready_backend, monkeypatch, ai_guard="on")
+    blocking = BlockingEngine()
+    monkeypatch.setattr(backend, "engine", blocking)
+
+    async def scenario():
+        running = asyncio.ensure_future(backend.arun(Task.SENTIMENT, ["first"]))
+        while not blocking.threads:
+            await asyncio.sleep(0.01)
+        queued = asyncio.ensure_future(backend.arun(Task.SENTIMENT, ["second"]))
+        await asyncio.sleep(0.1)
+        queued.cancel()  # what unless_disconnected does when the client goes
+        await asyncio.sleep(0.1)  # the cancellation reaches the executor's queue on the loop's next turn
+        blocking.release.set()
+        await running
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        blocking.release.set()
+    assert len(blocking.threads) == 1
+    assert wait_for(lambda: backend._state.queue.times is not None and not backend._state.queue._pending)
     backend.close()
 
 
@@ -138,7 +217,7 @@ def test_arun_runs_on_the_inference_pool_not_the_event_loop(ready_backend, monke
 
 def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend, monkeypatch):
     settings = ready_backend.settings.model_copy(
-        update={"ai_max_concurrency": 1, "ai_max_queue": 4, "inference_timeout_s": 0.3}
+        update={"ai_max_concurrency": 1, "ai_guard": "off", "inference_timeout_s": 0.3}
     )
     backend = InProcessBackend(settings)
     monkeypatch.setattr(backend, "engine", ready_backend.engine)
@@ -148,7 +227,7 @@ def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend,
     holder = threading.Thread(target=lambda: backend.run(Task.SENTIMENT, ["x"]))
     holder.start()
     try:
-        assert wait_for(lambda: backend._state.admitted == 1)
+        assert wait_for(lambda: len(blocking.threads) == 1)
         with pytest.raises(AITimeout) as raised:
             backend.run(Task.SENTIMENT, ["x"])
         assert raised.value.status == 504

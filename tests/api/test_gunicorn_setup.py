@@ -73,8 +73,8 @@ def test_django_needs_a_secret_key(tmp_path: Path) -> None:
 
 def test_off_mode_never_imports_torch() -> None:
     code = (
-        "import sys; from blogcore.settings import APISettings; from blogcore import handlers;"
-        "handlers.open_backend(APISettings(inference_mode='off'));"
+        "import sys; from blogcore.settings import APISettings; from blogcore.ai_routes import open_ai;"
+        "open_ai(APISettings(inference_mode='off'));"
         "sys.path.insert(0, 'services/api-flask'); import blog_flask.app;"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch was imported'"
     )

@@ -84,7 +84,7 @@ def make_result(profile: dict[str, tuple[float, float, float]] | None = None) ->
             "planned_s": 590.0,
             "models": {"model_source": "synthetic", "model_profile": "light", "summary_max_new_tokens": 24,
                        "title_max_new_tokens": 12, "num_beams": 1},
-            "workers": {"web_workers": 2, "web_threads": 4, "ai_max_concurrency": 1, "ai_max_queue": 16},
+            "workers": {"web_workers": 2, "web_threads": 4, "ai_max_concurrency": 1, "ai_bulkhead": 0, "ai_guard": "on"},
             "config": config.to_dict(),
         },
         "configs": configs,

@@ -1,13 +1,16 @@
-"""blogcore.handlers with a scripted backend: bodies match openapi.yaml, failures store nothing, metrics observed."""
+"""blogcore.ai_routes with a scripted backend: bodies match openapi.yaml, failures store nothing, the bulkhead holds."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
 from api.openapi_check import check
 from blogcore import contract, errors, handlers
+from blogcore.ai.admission import Bulkhead
+from blogcore.ai_routes import AIRoutes
 from blogcore.ai.backend import (
     AIBackend,
     AIOverloaded,
@@ -50,7 +53,7 @@ class ScriptedBackend(AIBackend):
     def model_info(self, task: Task) -> ModelInfo | None:
         return ModelInfo(task, f"model-{task}", self.source, 512)
 
-    def run(self, task: Task, texts: list[str]) -> list[Result]:
+    def run(self, task: Task, texts: list[str], client_gone=None) -> list[Result]:
         self.calls.append((task, texts))
         if task is self.fail_on:
             raise AIOverloaded("busy", retry_after_s=2)
@@ -64,7 +67,7 @@ class ScriptedBackend(AIBackend):
 @pytest.mark.parametrize("source", ["synthetic", "hub"])
 def test_task_bodies_follow_the_contract(task: Task, source: str) -> None:
     backend = ScriptedBackend(source=source)
-    body = handlers.ai_route(backend, task, contract.AIRequest(text="hi"), lambda _: None)
+    body = AIRoutes(backend).answer(task, contract.AIRequest(text="hi"), lambda _: None)
     check(body, SCHEMAS[task])
     assert body["meta"]["synthetic_weights"] is (source == "synthetic")
     assert ("notice" in body["meta"]) is (source == "synthetic")
@@ -73,47 +76,47 @@ def test_task_bodies_follow_the_contract(task: Task, source: str) -> None:
 
 def test_post_id_reads_the_stored_body() -> None:
     backend = ScriptedBackend()
-    handlers.ai_route(backend, Task.TITLE, contract.AIRequest(post_id=7), {7: "stored body"}.get)
+    AIRoutes(backend).answer(Task.TITLE, contract.AIRequest(post_id=7), {7: "stored body"}.get)
     assert backend.calls == [(Task.TITLE, ["stored body"])]
     with pytest.raises(errors.NotFound):
-        handlers.ai_route(backend, Task.TITLE, contract.AIRequest(post_id=8), {7: "stored body"}.get)
+        AIRoutes(backend).answer(Task.TITLE, contract.AIRequest(post_id=8), {7: "stored body"}.get)
 
 
 def test_async_route_matches_sync_route() -> None:
     backend = ScriptedBackend()
-    sync_body = handlers.ai_route(backend, Task.TAGS, contract.AIRequest(post_id=1), {1: "x"}.get)
-    async_body = asyncio.run(handlers.aai_route(backend, Task.TAGS, contract.AIRequest(post_id=1), {1: "x"}.get))
+    sync_body = AIRoutes(backend).answer(Task.TAGS, contract.AIRequest(post_id=1), {1: "x"}.get)
+    async_body = asyncio.run(AIRoutes(backend).answer_async(Task.TAGS, contract.AIRequest(post_id=1), {1: "x"}.get))
     assert sync_body == async_body
 
 
 def test_enrichment_has_every_task() -> None:
-    ai = handlers.enrich(ScriptedBackend(), "text")
+    ai = AIRoutes(ScriptedBackend()).enrich("text")
     check(ai, "PostAI")
     assert ai["sentiment"] == {"stars": 4, "score": 0.75}
-    assert asyncio.run(handlers.aenrich(ScriptedBackend(), "text")) == ai
+    assert asyncio.run(AIRoutes(ScriptedBackend()).enrich_async("text")) == ai
 
 
 @pytest.mark.parametrize("failing", list(Task))
 def test_enrichment_fails_whole(failing: Task) -> None:
     with pytest.raises(AIOverloaded) as caught:
-        handlers.enrich(ScriptedBackend(fail_on=failing), "text")
+        AIRoutes(ScriptedBackend(fail_on=failing)).enrich("text")
     assert caught.value.headers == {"Retry-After": "2"}
     with pytest.raises(AIOverloaded):
-        asyncio.run(handlers.aenrich(ScriptedBackend(fail_on=failing), "text"))
+        asyncio.run(AIRoutes(ScriptedBackend(fail_on=failing)).enrich_async("text"))
 
 
 def test_off_backend_is_ready_and_disabled() -> None:
-    status, body = handlers.readiness(OffBackend())
+    status, body = AIRoutes(OffBackend()).readiness()
     detail = {"inference_mode": "off", "models": {}}
     assert status == 200 and body == {"status": "ready", "inference_mode": "off", "detail": detail}
     check(body, "Readiness")
     with pytest.raises(errors.ApiError) as caught:
-        handlers.ai_route(OffBackend(), Task.SUMMARIZE, contract.AIRequest(text="x"), lambda _: None)
+        AIRoutes(OffBackend()).answer(Task.SUMMARIZE, contract.AIRequest(text="x"), lambda _: None)
     assert (caught.value.status, caught.value.code) == (503, "ai_disabled")
 
 
 def test_readiness_lists_models_in_one_shape() -> None:
-    status, body = handlers.readiness(ScriptedBackend())
+    status, body = AIRoutes(ScriptedBackend()).readiness()
     check(body, "Readiness")
     assert status == 200 and body["detail"]["address"] == "x:1"
     assert body["detail"]["models"]["tags"] == {
@@ -127,3 +130,71 @@ def test_http_errors_use_the_contract_codes() -> None:
     assert handlers.http_error(413).headers == {"Connection": "close"}
     assert (handlers.http_error(500).status, handlers.http_error(500).code) == (500, "internal_error")
     assert (handlers.http_error(418).status, handlers.http_error(418).code) == (418, "http_error")
+
+
+class GatedBackend(ScriptedBackend):
+    """Holds every call until released, so a test can fill the bulkhead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def run(self, task: Task, texts: list[str], client_gone=None) -> list[Result]:
+        self.entered.release()
+        assert self.release.wait(30)
+        return super().run(task, texts)
+
+    async def arun(self, task: Task, texts: list[str]) -> list[Result]:
+        self.entered.release()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        return super().run(task, texts)
+
+
+def test_a_full_bulkhead_refuses_at_once_and_frees_its_places() -> None:
+    backend = GatedBackend()
+    routes = AIRoutes(backend, Bulkhead(2))
+    request = contract.AIRequest(text="hi")
+    holders = [threading.Thread(target=routes.answer, args=(Task.TITLE, request, lambda _: None)) for _ in range(2)]
+    try:
+        for holder in holders:
+            holder.start()
+        assert backend.entered.acquire(timeout=10) and backend.entered.acquire(timeout=10)
+        for attempt in (lambda: routes.answer(Task.TAGS, request, lambda _: None),
+                        lambda: routes.enrich("text"),
+                        lambda: asyncio.run(routes.answer_async(Task.TAGS, request, lambda _: None))):
+            with pytest.raises(AIOverloaded) as refused:
+                attempt()
+            assert refused.value.status == 429 and int(refused.value.headers["Retry-After"]) >= 1
+        assert [task for task, _ in backend.calls] == []  # nothing refused reached the model
+    finally:
+        backend.release.set()
+        for holder in holders:
+            holder.join(timeout=10)
+    assert routes.bulkhead.held == 0
+    assert routes.answer(Task.TAGS, request, lambda _: None)["task"] == "tags"
+
+
+def test_a_disconnected_asgi_client_cancels_its_ai_work() -> None:
+    backend = GatedBackend()
+    routes = AIRoutes(backend, Bulkhead(2))
+
+    async def scenario() -> None:
+        gone = asyncio.Event()
+
+        async def receive() -> dict:
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        call = asyncio.ensure_future(
+            routes.answer_async(Task.TITLE, contract.AIRequest(text="hi"), lambda _: None, receive)
+        )
+        await asyncio.sleep(0.05)
+        gone.set()
+        with pytest.raises(errors.ApiError) as caught:
+            await call
+        assert caught.value.status == 499
+
+    asyncio.run(scenario())
+    assert backend.calls == [] and routes.bulkhead.held == 0

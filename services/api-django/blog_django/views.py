@@ -13,7 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from blog_django.posts.models import Post
 from blogcore import contract, errors, handlers, metrics
-from blogcore.ai import AIBackend, Task
+from blogcore.ai import Task
+from blogcore.ai.admission import wsgi_client_gone
+from blogcore.ai_routes import AIRoutes
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JsonResponse:
@@ -25,8 +27,8 @@ def error_response(exc: errors.ApiError) -> JsonResponse:
     return json_response(body, status, headers)
 
 
-def _backend() -> AIBackend:
-    return apps.get_app_config("posts").open_backend()
+def _ai() -> AIRoutes:
+    return apps.get_app_config("posts").open_ai()
 
 
 def _json(request: HttpRequest, model: type) -> Any:
@@ -63,7 +65,7 @@ class HealthView(ApiView):
 class ReadyView(ApiView):
     def get(self, request: HttpRequest) -> JsonResponse:
         """Readiness: the AI backend can answer now."""
-        status, body = handlers.readiness(_backend())
+        status, body = _ai().readiness()
         return json_response(body, status)
 
 
@@ -85,7 +87,7 @@ class PostsView(ApiView):
     def post(self, request: HttpRequest) -> JsonResponse:
         """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
         data = _json(request, contract.PostCreate)
-        ai = handlers.enrich(_backend(), data.body) if data.enrich else None
+        ai = _ai().enrich(data.body, wsgi_client_gone(request.META)) if data.enrich else None
         now = timezone.now()
         post = Post.objects.create(
             title=data.title, body=data.body, tags=data.tags, ai=ai, created_at=now, updated_at=now
@@ -103,7 +105,7 @@ class PostView(ApiView):
         data = _json(request, contract.PostUpdate)
         post = _existing(post_id)
         if data.enrich:
-            post.ai = handlers.enrich(_backend(), data.body)
+            post.ai = _ai().enrich(data.body, wsgi_client_gone(request.META))
         post.title, post.body, post.tags = data.title, data.body, data.tags
         post.updated_at = timezone.now()
         post.save()
@@ -121,7 +123,7 @@ class AITaskView(ApiView):
     def post(self, request: HttpRequest) -> JsonResponse:
         """Run this view's AI task on raw text or a stored post."""
         data = _json(request, contract.AIRequest)
-        return json_response(handlers.ai_route(_backend(), self.task, data, _body_of))
+        return json_response(_ai().answer(self.task, data, _body_of, wsgi_client_gone(request.META)))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

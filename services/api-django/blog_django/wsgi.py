@@ -7,4 +7,4 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blog_django.settings")
 application = get_wsgi_application()
-apps.get_app_config("posts").open_backend()
+apps.get_app_config("posts").open_ai()

@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from blog_fastapi.middleware import BodyLimitMiddleware, MetricsMiddleware
 from blogcore import contract, errors, handlers, metrics
-from blogcore.ai import AIBackend, Task
+from blogcore.ai import Task
+from blogcore.ai_routes import AIRoutes, close_all, open_ai
 from blogcore.posts import PostRepository, create_session_factory, create_storage_engine, session_scope
 from blogcore.settings import APISettings
 
@@ -23,8 +24,8 @@ FRAMEWORK = "fastapi"
 router = APIRouter()
 
 
-async def get_backend(request: Request) -> AIBackend:
-    return request.app.state.backend
+async def get_ai(request: Request) -> AIRoutes:
+    return request.app.state.ai
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:
@@ -40,7 +41,7 @@ async def require_json(request: Request) -> None:
     contract.require_json(request.headers.get("content-type"))
 
 
-Backend = Annotated[AIBackend, Depends(get_backend)]
+AI = Annotated[AIRoutes, Depends(get_ai)]
 Repo = Annotated[PostRepository, Depends(get_repo)]
 Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
 JsonBody = Depends(require_json)
@@ -62,9 +63,9 @@ async def health() -> JSONResponse:
 
 
 @router.get("/ready")
-def ready(backend: Backend) -> JSONResponse:
-    """Readiness: the AI backend can answer now (a plain def: a remote health check blocks, so not on the loop)."""
-    status, body = handlers.readiness(backend)
+def ready(ai: AI) -> JSONResponse:
+    """Readiness: every worker's AI can answer now (a plain def: a remote health check blocks, so not on the loop)."""
+    status, body = ai.readiness()
     return JSONResponse(body, status)
 
 
@@ -83,9 +84,11 @@ def list_posts(query: Annotated[contract.PageQuery, Query()], repo: Repo) -> JSO
 
 
 @router.post("/posts", dependencies=[JsonBody])
-async def create_post(data: contract.PostCreate, backend: Backend, sessions: Sessions) -> JSONResponse:
+async def create_post(
+    request: Request, data: contract.PostCreate, ai_routes: AI, sessions: Sessions
+) -> JSONResponse:
     """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
-    ai = await handlers.aenrich(backend, data.body) if data.enrich else None
+    ai = await ai_routes.enrich_async(data.body, request.receive) if data.enrich else None
     body = await run_in_threadpool(
         _in_session, sessions, lambda repo: handlers.post_body(repo.create(data.title, data.body, data.tags, ai))
     )
@@ -99,10 +102,12 @@ def get_post(post_id: int, repo: Repo) -> JSONResponse:
 
 
 @router.put("/posts/{post_id:int}", dependencies=[JsonBody])
-async def update_post(post_id: int, data: contract.PostUpdate, backend: Backend, sessions: Sessions) -> JSONResponse:
+async def update_post(
+    request: Request, post_id: int, data: contract.PostUpdate, ai_routes: AI, sessions: Sessions
+) -> JSONResponse:
     """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
     await run_in_threadpool(_in_session, sessions, lambda repo: _existing(repo, post_id))
-    ai = await handlers.aenrich(backend, data.body) if data.enrich else None
+    ai = await ai_routes.enrich_async(data.body, request.receive) if data.enrich else None
 
     def replace(repo: PostRepository) -> dict[str, Any]:
         post = _existing(repo, post_id)
@@ -119,11 +124,11 @@ def delete_post(post_id: int, repo: Repo) -> Response:
 
 
 def _ai_endpoint(task: Task) -> Callable[..., Any]:
-    async def endpoint(data: contract.AIRequest, backend: Backend, sessions: Sessions) -> JSONResponse:
+    async def endpoint(request: Request, data: contract.AIRequest, ai: AI, sessions: Sessions) -> JSONResponse:
         def body_of(post_id: int) -> str | None:
             return _in_session(sessions, lambda repo: repo.body_of(post_id))
 
-        return JSONResponse(await handlers.aai_route(backend, task, data, body_of))
+        return JSONResponse(await ai.answer_async(task, data, body_of, request.receive))
 
     endpoint.__name__ = f"ai_{task}"
     endpoint.__doc__ = f"Run the {task} task on raw text or a stored post."
@@ -167,18 +172,18 @@ def create_app(settings: APISettings | None = None) -> FastAPI:
     """A FastAPI app with its own storage engine and AI backend; no docs or OpenAPI routes are served."""
     settings = settings or APISettings()
     metrics.configure(FRAMEWORK, settings)
-    backend = handlers.open_backend(settings)
+    ai = open_ai(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        handlers.close_backends()
+        close_all()
 
     app = FastAPI(
         docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False, debug=False, lifespan=lifespan
     )
     app.state.settings = settings
-    app.state.backend = backend
+    app.state.ai = ai
     app.state.sessions = create_session_factory(create_storage_engine(settings.database_path))
     app.include_router(router)
     app.add_exception_handler(errors.ApiError, _api_error)

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from blogcore import contract, errors, handlers, metrics
-from blogcore.ai import AIBackend, Task
+from blogcore.ai import Task
+from blogcore.ai.admission import wsgi_client_gone
+from blogcore.ai_routes import AIRoutes, open_ai
 from blogcore.posts import PostRepository, create_session_factory, create_storage_engine
 from blogcore.settings import APISettings
 
@@ -18,8 +20,8 @@ FRAMEWORK = "flask"
 api = Blueprint("api", __name__)
 
 
-def _backend() -> AIBackend:
-    return current_app.extensions["blog_backend"]
+def _ai() -> AIRoutes:
+    return current_app.extensions["blog_ai"]
 
 
 def _repo() -> PostRepository:
@@ -57,7 +59,7 @@ def health() -> Response:
 @api.get("/ready")
 def ready() -> Response:
     """Readiness: the AI backend can answer now."""
-    status, body = handlers.readiness(_backend())
+    status, body = _ai().readiness()
     return _json_response(body, status)
 
 
@@ -80,7 +82,7 @@ def list_posts() -> Response:
 def create_post() -> Response:
     """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
     data = _json(contract.PostCreate)
-    ai = handlers.enrich(_backend(), data.body) if data.enrich else None
+    ai = _ai().enrich(data.body, wsgi_client_gone(request.environ)) if data.enrich else None
     post = _repo().create(data.title, data.body, data.tags, ai)
     return _json_response(handlers.post_body(post), 201, {"Location": handlers.post_location(post.id)})
 
@@ -96,7 +98,7 @@ def update_post(post_id: int) -> Response:
     """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
     data = _json(contract.PostUpdate)
     post = _get_post(post_id)
-    ai = handlers.enrich(_backend(), data.body) if data.enrich else post.ai
+    ai = _ai().enrich(data.body, wsgi_client_gone(request.environ)) if data.enrich else post.ai
     post = _repo().update(post, data.title, data.body, data.tags, ai)
     return _json_response(handlers.post_body(post))
 
@@ -111,7 +113,7 @@ def delete_post(post_id: int) -> Response:
 def _ai_view(task: Task) -> Callable[[], Response]:
     def view() -> Response:
         data = _json(contract.AIRequest)
-        return _json_response(handlers.ai_route(_backend(), task, data, _repo().body_of))
+        return _json_response(_ai().answer(task, data, _repo().body_of, wsgi_client_gone(request.environ)))
 
     view.__name__ = f"ai_{task}"
     view.__doc__ = f"Run the {task} task on raw text or a stored post."
@@ -173,7 +175,7 @@ def create_app(settings: APISettings | None = None) -> Flask:
     app.json.ensure_ascii = False
     engine = create_storage_engine(settings.database_path)
     app.extensions["blog_sessions"] = create_session_factory(engine)
-    app.extensions["blog_backend"] = handlers.open_backend(settings)
+    app.extensions["blog_ai"] = open_ai(settings)
     app.register_blueprint(api)
     app.before_request(_start_metrics)
     app.after_request(_finish_metrics)

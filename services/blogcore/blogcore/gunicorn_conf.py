@@ -14,6 +14,7 @@ from typing import Any
 
 from blogcore.memory import SERVICE_ROOT_PID_ENV
 from blogcore.settings import APISettings, InferenceMode
+from blogcore.workers import WORKER_STATE_DIR_ENV, forget_worker
 
 _settings = APISettings()
 
@@ -31,6 +32,9 @@ else:
     _created_multiproc_dir = tempfile.mkdtemp(prefix=f"blog-metrics-{_settings.port}-")
     os.environ[_MULTIPROC_ENV] = _created_multiproc_dir
 os.environ[SERVICE_ROOT_PID_ENV] = str(os.getpid())
+# Workers post their readiness here, so that any worker's /ready can answer for the whole service.
+_worker_state_dir = tempfile.mkdtemp(prefix=f"blog-workers-{_settings.port}-")
+os.environ[WORKER_STATE_DIR_ENV] = _worker_state_dir
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.web_workers
@@ -57,23 +61,25 @@ def post_fork(server: Any, worker: Any) -> None:
 
         configure_torch(_settings)
     # With --preload the backends were opened in the master; their threads did not survive the fork.
-    from blogcore.handlers import start_backends_after_fork
+    from blogcore.ai_routes import start_after_fork
 
-    start_backends_after_fork()
+    start_after_fork()
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    from blogcore.handlers import close_backends
+    from blogcore.ai_routes import close_all
 
-    close_backends()
+    close_all()
 
 
 def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    forget_worker(worker.pid)
 
 
 def on_exit(server: Any) -> None:
+    shutil.rmtree(_worker_state_dir, ignore_errors=True)
     if _created_multiproc_dir:
         shutil.rmtree(_created_multiproc_dir, ignore_errors=True)

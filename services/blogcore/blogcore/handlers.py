@@ -1,32 +1,17 @@
-"""Route logic every framework would otherwise repeat: AI bodies, enrichment, readiness and post serialisation.
+"""Route logic every framework would otherwise repeat: post serialisation, health and the HTTP error mapping.
 
-The frameworks only translate requests into these calls and the returned dicts into responses. Each AI
-helper comes twice, blocking (Flask, Django) and async (FastAPI), over the same body builders.
+The frameworks only translate requests into these calls and the returned dicts into responses; the AI routes
+live in blogcore.ai_routes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from blogcore import contract, errors, metrics
-from blogcore.ai import AIBackend, Task, create_backend
-from blogcore.ai.backend import ModelInfo, Result, Sentiment, Summary, Tags, Title
-from blogcore.settings import APISettings
-
-SYNTHETIC_NOTICE = (
-    "synthetic weights: this model has the real architecture but random weights, so its output is meaningless"
-)
+from blogcore import contract, errors
 
 PostT = TypeVar("PostT")
-
-# Looks a stored post's body up by id; None when there is no such post.
-BodyLookup = Callable[[int], "str | None"]
 
 
 class PostLike(Protocol):
@@ -77,187 +62,11 @@ def found(post: PostT | None, post_id: int) -> PostT:
     return post
 
 
-# ---- AI tasks ----------------------------------------------------------------------------------------------------
-
-
-def task_meta(backend: AIBackend, task: Task, result: Result | None) -> dict[str, Any]:
-    """What answered, so synthetic or truncated output is never mistaken for a real model's full reading."""
-    info: ModelInfo | None = backend.model_info(task)
-    synthetic = bool(info and info.synthetic)
-    meta: dict[str, Any] = {
-        "mode": backend.mode,
-        "model": info.model_id if info else None,
-        "source": info.source if info else None,
-        "synthetic_weights": synthetic,
-        "input_truncated": bool(result and result.truncated),
-        "max_input_tokens": info.max_input_tokens if info else None,
-    }
-    if synthetic:
-        meta["notice"] = SYNTHETIC_NOTICE
-    return meta
-
-
-def task_body(backend: AIBackend, task: Task, result: Result) -> dict[str, Any]:
-    """One AI route's response body."""
-    body: dict[str, Any] = {"task": str(task)}
-    match result:
-        case Summary():
-            body["summary"] = result.text
-        case Sentiment():
-            body["stars"] = int(result.stars)
-            body["score"] = float(result.score)
-        case Title():
-            body["title"] = result.text
-        case Tags():
-            body["tags"] = [{"tag": tag, "score": float(score)} for tag, score in result.tags]
-        case _:
-            raise errors.ApiError(f"backend returned {type(result).__name__} for task {task}")
-    body["meta"] = task_meta(backend, task, result)
-    return body
-
-
-@contextmanager
-def _timed_task(backend: AIBackend, task: Task) -> Iterator[None]:
-    started = time.perf_counter()
-    outcome = "error"
-    try:
-        yield
-        outcome = "ok"
-    except errors.ApiError as exc:
-        outcome = exc.code
-        raise
-    finally:
-        metrics.observe_ai_task(str(task), backend.mode, outcome, time.perf_counter() - started)
-
-
-def _single(results: list[Result], task: Task) -> Result:
-    if len(results) != 1:
-        raise errors.ApiError(f"backend returned {len(results)} results for one {task} input")
-    return results[0]
-
-
-def run_task(backend: AIBackend, task: Task, text: str) -> Result:
-    with _timed_task(backend, task):
-        return _single(backend.run(task, [text]), task)
-
-
-async def arun_task(backend: AIBackend, task: Task, text: str) -> Result:
-    with _timed_task(backend, task):
-        return _single(await backend.arun(task, [text]), task)
-
-
-def resolve_text(request: contract.AIRequest, lookup: BodyLookup) -> str:
-    if request.text is not None:
-        return request.text
-    assert request.post_id is not None  # the contract model guarantees exactly one
-    body = lookup(request.post_id)
-    if body is None:
-        raise errors.not_found("post", request.post_id)
-    return body
-
-
-def ai_route(backend: AIBackend, task: Task, request: contract.AIRequest, lookup: BodyLookup) -> dict[str, Any]:
-    """POST /ai/<task>, blocking: resolve the text (raw or a stored post's body), run the task, build the body."""
-    text = resolve_text(request, lookup)
-    return task_body(backend, task, run_task(backend, task, text))
-
-
-async def aai_route(
-    backend: AIBackend, task: Task, request: contract.AIRequest, lookup: BodyLookup
-) -> dict[str, Any]:
-    """POST /ai/<task> for asyncio servers; the blocking lookup runs in a thread, never on the event loop."""
-    if request.post_id is not None:
-        text = await asyncio.to_thread(resolve_text, request, lookup)
-    else:
-        text = resolve_text(request, lookup)
-    return task_body(backend, task, await arun_task(backend, task, text))
-
-
-# ---- enrichment --------------------------------------------------------------------------------------------------
-
-
-def _enrichment(backend: AIBackend, results: dict[Task, Result]) -> dict[str, Any]:
-    summary, sentiment, title, tags = (results[t] for t in (Task.SUMMARIZE, Task.SENTIMENT, Task.TITLE, Task.TAGS))
-    assert isinstance(summary, Summary) and isinstance(sentiment, Sentiment)
-    assert isinstance(title, Title) and isinstance(tags, Tags)
-    return {
-        "summary": summary.text,
-        "sentiment": {"stars": int(sentiment.stars), "score": float(sentiment.score)},
-        "suggested_title": title.text,
-        "predicted_tags": [{"tag": tag, "score": float(score)} for tag, score in tags.tags],
-        "meta": {str(task): task_meta(backend, task, result) for task, result in results.items()},
-    }
-
-
-def enrich(backend: AIBackend, text: str) -> dict[str, Any]:
-    """All four tasks on a post body, blocking; raises before anything is stored if any task fails."""
-    return _enrichment(backend, {task: run_task(backend, task, text) for task in Task})
-
-
-async def aenrich(backend: AIBackend, text: str) -> dict[str, Any]:
-    """All four tasks concurrently, so a batching backend can serve them together."""
-    results = await asyncio.gather(*(arun_task(backend, task, text) for task in Task))
-    return _enrichment(backend, dict(zip(Task, results, strict=True)))
-
-
 # ---- health --------------------------------------------------------------------------------------------------------
 
 
 def health_body() -> dict[str, Any]:
     return {"status": "ok"}
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def readiness(backend: AIBackend) -> tuple[int, dict[str, Any]]:
-    """GET /ready: 200 when the backend can answer AI requests now (or AI is off), 503 otherwise."""
-    state = backend.readiness()
-    detail = dict(state.detail)
-    # One shape for every backend, built from model_info; a backend's own "models" detail is replaced by it.
-    models = {}
-    for task in Task:
-        info = backend.model_info(task)
-        if info is not None:
-            models[str(task)] = {
-                "model": info.model_id,
-                "source": info.source,
-                "synthetic_weights": info.synthetic,
-                "max_input_tokens": info.max_input_tokens,
-                **({"extra": info.extra} if info.extra else {}),
-            }
-    detail["models"] = models
-    body = {
-        "status": "ready" if state.ready else "not_ready",
-        "inference_mode": backend.mode,
-        "detail": _jsonable(detail),
-    }
-    return (200 if state.ready else 503), body
-
-
-# ---- backend lifecycle ---------------------------------------------------------------------------------------------
-
-# The backends this process opened; gunicorn's post_fork restarts them when the app was preloaded in the master
-# (threads do not survive fork) and worker_exit closes them.
-_open_backends: list[AIBackend] = []
-
-
-def open_backend(settings: APISettings) -> AIBackend:
-    backend = create_backend(settings)
-    backend.start()
-    _open_backends.append(backend)
-    return backend
-
-
-def start_backends_after_fork() -> None:
-    for backend in _open_backends:
-        backend.start()
-
-
-def close_backends() -> None:
-    while _open_backends:
-        _open_backends.pop().close()
 
 
 def error_response(exc: errors.ApiError) -> tuple[int, dict[str, Any], dict[str, str]]:

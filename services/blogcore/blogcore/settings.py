@@ -25,6 +25,13 @@ class ModelSource(StrEnum):
     AUTO = "auto"
 
 
+class AIGuard(StrEnum):
+    # on: AI requests are confined to a bulkhead and admitted only when they can finish before their deadline;
+    # off: the naive way most apps embed AI (call the model in the handler, let the server's queue absorb bursts)
+    ON = "on"
+    OFF = "off"
+
+
 class ModelProfile(StrEnum):
     FULL = "full"
     LIGHT = "light"
@@ -50,6 +57,8 @@ class ModelSettings(BaseSettings):
     synthetic_seed: int = 0
     # 0 means: the cores this process may use divided by the worker count, so workers x threads never exceeds the cores
     torch_threads: int = Field(0, ge=0, le=256)
+    # Read by the APIs and the inference service alike, so one variable flips a whole deployment.
+    ai_guard: AIGuard = AIGuard.ON
 
 
 class APISettings(ModelSettings):
@@ -69,9 +78,11 @@ class APISettings(ModelSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_text_chars: int = Field(100_000, ge=1)
 
-    # In-process inference admits this many requests per worker at once and queues at most ai_max_queue more.
+    # In-process inference runs this many model calls per worker at once.
     ai_max_concurrency: int = Field(1, ge=1, le=64)
-    ai_max_queue: int = Field(16, ge=0, le=10_000)
+    # With the guard on, at most this many AI requests (running or waiting, in any mode) per worker; 0 means half
+    # of the worker's threads, so the other half always stays free for the rest of the API.
+    ai_bulkhead: int = Field(0, ge=0, le=1024)
 
     log_level: str = "INFO"
 
@@ -88,6 +99,17 @@ class APISettings(ModelSettings):
         if self.max_text_chars > self.max_body_bytes:
             raise ValueError("MAX_TEXT_CHARS cannot exceed MAX_BODY_BYTES")
         return self
+
+    @model_validator(mode="after")
+    def _bulkhead_leaves_threads(self) -> "APISettings":
+        if self.ai_bulkhead >= self.web_threads and self.web_threads > 1:
+            raise ValueError("AI_BULKHEAD must be smaller than WEB_THREADS, or nothing is left for the other routes")
+        return self
+
+    @property
+    def ai_bulkhead_size(self) -> int:
+        """AI requests one worker holds at once with the guard on; the same number whatever the framework."""
+        return self.ai_bulkhead or max(1, self.web_threads // 2)
 
     @property
     def effective_torch_threads(self) -> int:

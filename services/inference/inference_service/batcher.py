@@ -104,8 +104,11 @@ class DynamicBatcher:
 
     def drain_estimate_s(self) -> float:
         """Roughly how long the texts queued now take to compute: what a refused caller should wait."""
-        batches = -(-len(self._queue) // self.max_size)
-        return batches * self._batch_seconds
+        return self.compute_estimate_s(len(self._queue))
+
+    def compute_estimate_s(self, texts: int) -> float:
+        """Roughly how long this many texts take to compute, in full batches; 0 before the first batch ran."""
+        return -(-texts // self.max_size) * self._batch_seconds
 
     @property
     def depth(self) -> int:

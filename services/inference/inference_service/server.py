@@ -19,6 +19,7 @@ from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
 from inference_service.batcher import DynamicBatcher
 from inference_service.metrics import InferenceMetrics
 from inference_service.servicer import InferenceServicer
+from blogcore.settings import AIGuard
 from inference_service.settings import InferenceSettings
 
 log = logging.getLogger("inference_service")
@@ -62,6 +63,7 @@ class InferenceServer:
             self.metrics,
             max_texts_per_request=settings.max_texts_per_request,
             max_text_chars=settings.max_text_chars,
+            deadline_admission=settings.ai_guard == AIGuard.ON,
         )
         self.health = health_aio.HealthServicer()
         self._server = grpc.aio.server(

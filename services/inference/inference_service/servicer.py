@@ -93,12 +93,14 @@ class InferenceServicer(pb_grpc.InferenceServicer):
         *,
         max_texts_per_request: int,
         max_text_chars: int,
+        deadline_admission: bool = True,
     ) -> None:
         self._models = models
         self._batchers = batchers
         self._metrics = metrics
         self._max_texts = max_texts_per_request
         self._max_chars = max_text_chars
+        self._deadline_admission = deadline_admission
         self._model_messages: dict[Task, pb.ModelInfo] = {}
         self.ready = False
         self.stopping = False
@@ -145,6 +147,8 @@ class InferenceServicer(pb_grpc.InferenceServicer):
         try:
             try:
                 texts = self._admit(request.texts, batcher.queue_size)
+                if self._deadline_admission:
+                    self._admit_in_time(task, len(texts), context.time_remaining())
                 results = await batcher.submit(texts, _deadline(context))
             except asyncio.CancelledError:
                 remaining = context.time_remaining()
@@ -160,6 +164,20 @@ class InferenceServicer(pb_grpc.InferenceServicer):
         finally:
             self._metrics.requests.labels(task.value, outcome.name).inc()
             self._metrics.request_seconds.labels(task.value).observe(time.monotonic() - started)
+
+    def _admit_in_time(self, task: Task, texts: int, remaining_s: float | None) -> None:
+        """Refuse now a call that the queued work would keep from finishing before its deadline."""
+        if remaining_s is None:
+            return
+        # The batchers share one model thread, so every task's queue is ahead of this call.
+        ahead = sum(batcher.drain_estimate_s() for batcher in self._batchers.values())
+        expected = ahead + self._batchers[task].compute_estimate_s(texts)
+        if expected > remaining_s:
+            raise _Refusal(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{task.value} would finish in about {expected:.1f} s, after its deadline ({remaining_s:.1f} s left)",
+                [(RETRY_AFTER_METADATA_KEY, str(max(1, math.ceil(ahead))))],
+            )
 
     def _admit(self, texts: Sequence[str], queue_size: int) -> list[str]:
         if self.stopping:

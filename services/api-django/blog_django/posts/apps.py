@@ -1,12 +1,12 @@
-"""The posts app; it also holds this process's AI backend, opened by the WSGI entry point (not by migrate)."""
+"""The posts app; it also holds this process's AI, opened by the WSGI entry point (not by migrate)."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
 from django.conf import settings
 
-from blogcore import handlers, metrics
-from blogcore.ai import AIBackend
+from blogcore import metrics
+from blogcore.ai_routes import AIRoutes, open_ai
 
 FRAMEWORK = "django"
 
@@ -15,10 +15,10 @@ class PostsConfig(AppConfig):
     name = "blog_django.posts"
     label = "posts"
     default_auto_field = "django.db.models.BigAutoField"
-    backend: AIBackend | None = None
+    ai: AIRoutes | None = None
 
-    def open_backend(self) -> AIBackend:
-        if self.backend is None:
+    def open_ai(self) -> AIRoutes:
+        if self.ai is None:
             metrics.configure(FRAMEWORK, settings.BLOG_API_SETTINGS)
-            self.backend = handlers.open_backend(settings.BLOG_API_SETTINGS)
-        return self.backend
+            self.ai = open_ai(settings.BLOG_API_SETTINGS)
+        return self.ai

@@ -6,6 +6,7 @@ Backends work on batches: a list of texts in, a list of results out, in the same
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -97,8 +98,21 @@ class AITimeout(AIError):
     status, code = 504, "ai_timeout"
 
 
+class AIClientGone(AIError):
+    # nginx's "client closed request": nobody reads this answer, but logs and metrics tell it from a failure
+    status, code = 499, "client_closed_request"
+
+
 class AIInvalidInput(AIError):
     status, code = 400, "ai_invalid_input"
+
+
+# Asked just before a model call starts: True when the client has gone, so the call would answer nobody.
+ClientGoneCheck = Callable[[], bool]
+
+
+def never_gone() -> bool:
+    return False
 
 
 class AIBackend(abc.ABC):
@@ -119,12 +133,12 @@ class AIBackend(abc.ABC):
     def model_info(self, task: Task) -> ModelInfo | None: ...
 
     @abc.abstractmethod
-    def run(self, task: Task, texts: list[str]) -> list[Result]:
+    def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
         """Run one task on a batch, blocking; raises AIError subclasses."""
 
     @abc.abstractmethod
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:
-        """The same for asyncio servers; never blocks the event loop."""
+        """The same for asyncio servers; never blocks the event loop, and cancelling it abandons the call."""
 
 
 class OffBackend(AIBackend):
@@ -138,7 +152,7 @@ class OffBackend(AIBackend):
     def model_info(self, task: Task) -> ModelInfo | None:
         return None
 
-    def run(self, task: Task, texts: list[str]) -> list[Result]:
+    def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
         raise AIDisabled("AI features are off in this deployment (INFERENCE_MODE=off)")
 
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:

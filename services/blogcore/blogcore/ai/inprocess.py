@@ -1,7 +1,9 @@
 """INFERENCE_MODE=inprocess: every API worker process holds the models and runs them itself.
 
-Admission is bounded per process: ai_max_concurrency requests run at once and at most ai_max_queue more wait;
-anything beyond is refused at once with 429 so that a saturated worker sheds load instead of queueing forever.
+ai_max_concurrency model calls run at once per process. With AI_GUARD=on a call is admitted only when the work
+ahead of it leaves time to finish before its deadline (the handlers' bulkhead bounds how many can wait at all);
+with AI_GUARD=off calls wait for a slot until their deadline, as a naive app's would. Either way a call whose
+deadline passed, or whose client left, while it waited is not computed.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from blogcore.ai.admission import DeadlineQueue, ServiceTimes, raise_if_gone
 from blogcore.ai.backend import (
+    ClientGoneCheck,
+    never_gone,
     AIBackend,
     AIError,
     AIInvalidInput,
     AINotReady,
-    AIOverloaded,
     AITimeout,
     ModelInfo,
     Readiness,
@@ -28,19 +32,18 @@ from blogcore.ai.backend import (
     Task,
 )
 from blogcore.ai.engine import Engine, configure_torch
-from blogcore.settings import APISettings
+from blogcore.settings import AIGuard, APISettings
 
 log = logging.getLogger(__name__)
 
 
 class _ProcessState:
-    """What must not cross a fork: threads, locks, the executor and the admission counters."""
+    """What must not cross a fork: threads, locks, the executor and the admission queue."""
 
     def __init__(self, concurrency: int):
         self.pid = os.getpid()
-        self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(concurrency)
-        self.admitted = 0  # running + waiting
+        self.queue = DeadlineQueue(concurrency, ServiceTimes())
         self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inference")
         self.warm_started = False
         self.phase = "starting"
@@ -137,23 +140,27 @@ class InProcessBackend(AIBackend):
 
     # -- work ----------------------------------------------------------------------------------------------
 
-    def run(self, task: Task, texts: list[str]) -> list[Result]:
-        """Run one task on a batch in the calling thread, within the admission bounds."""
-        state = self._admit(task, texts)
-        return self._run_admitted(state, task, texts, time.monotonic())
+    def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
+        """Run one task on a batch in the calling thread, once admitted and given a slot."""
+        state, ticket = self._admit(task)
+        try:
+            return self._run_admitted(state, task, texts, time.monotonic(), client_gone)
+        finally:
+            state.queue.leave(ticket)
 
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:
-        """The same on the inference thread pool, never on the event loop."""
-        state = self._admit(task, texts)
-        loop = asyncio.get_running_loop()
+        """The same on the inference thread pool, never on the event loop; cancelling it drops a queued call."""
+        state, ticket = self._admit(task)
         try:
-            future = state.executor.submit(self._run_admitted, state, task, texts, time.monotonic())
+            future = state.executor.submit(self._run_admitted, state, task, texts, time.monotonic(), never_gone)
         except RuntimeError:  # executor shut down by close()
-            self._leave(state)
+            state.queue.leave(ticket)
             raise AINotReady("the AI backend is closed") from None
-        return await asyncio.wrap_future(future, loop=loop)
+        # Runs when the call ends, is cancelled before it started, or fails: the ticket is the work ahead of others.
+        future.add_done_callback(lambda _: state.queue.leave(ticket))
+        return await asyncio.wrap_future(future)
 
-    def _admit(self, task: Task, texts: list[str]) -> _ProcessState:
+    def _admit(self, task: Task) -> tuple[_ProcessState, int | None]:
         state = self._process_state()
         if not state.ready.is_set():
             detail = f" ({state.error})" if state.error else ""
@@ -162,23 +169,23 @@ class InProcessBackend(AIBackend):
             Task(task)
         except ValueError:
             raise AIInvalidInput(f"unknown AI task {task!r}") from None
-        with state.lock:
-            if state.admitted >= self.settings.ai_max_concurrency + self.settings.ai_max_queue:
-                raise AIOverloaded("too many AI requests in this worker, retry shortly", retry_after_s=1)
-            state.admitted += 1
-        return state
+        if self.settings.ai_guard == AIGuard.OFF:
+            return state, None
+        return state, state.queue.admit(task, self.settings.inference_timeout_s)
 
-    def _leave(self, state: _ProcessState) -> None:
-        with state.lock:
-            state.admitted -= 1
-
-    def _run_admitted(self, state: _ProcessState, task: Task, texts: list[str], enqueued: float) -> list[Result]:
+    def _run_admitted(
+        self, state: _ProcessState, task: Task, texts: list[str], enqueued: float, client_gone: ClientGoneCheck
+    ) -> list[Result]:
         try:
             wait_s = self.settings.inference_timeout_s - (time.monotonic() - enqueued)
             if wait_s <= 0 or not state.slots.acquire(timeout=wait_s):
                 raise AITimeout(f"waited {self.settings.inference_timeout_s:g} s for a free AI slot")
             try:
-                return self.engine.run_batch(task, texts)
+                raise_if_gone(client_gone)
+                started = time.monotonic()
+                results = self.engine.run_batch(task, texts)
+                state.queue.times.observe(str(task), time.monotonic() - started)
+                return results
             finally:
                 state.slots.release()
         except AIError:
@@ -186,8 +193,6 @@ class InProcessBackend(AIBackend):
         except Exception as exc:  # never let a model bug take the worker down
             log.exception("in-process %s failed", task)
             raise AIError(f"the {task} model failed ({type(exc).__name__})") from exc
-        finally:
-            self._leave(state)
 
 
 def _info_dict(info: ModelInfo) -> dict[str, Any]:

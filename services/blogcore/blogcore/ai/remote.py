@@ -21,8 +21,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from blogcore.ai.admission import raise_if_gone
 from blogcore.ai.backend import (
     AIBackend,
+    ClientGoneCheck,
+    never_gone,
     AIError,
     AIInvalidInput,
     AIOverloaded,
@@ -184,7 +187,8 @@ class RemoteBackend(AIBackend):
         if aio is not None and aio.pid == os.getpid() and aio.loop is asyncio.get_running_loop():
             await aio.channel.close()
 
-    def run(self, task: Task, texts: list[str]) -> list[Result]:
+    def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
+        raise_if_gone(client_gone)
         method = getattr(self._sync_channel().stub, _METHOD_NAMES[task])
         try:
             response = method(pb.TextBatch(texts=texts), timeout=self.timeout_s)
