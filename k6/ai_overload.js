@@ -1,0 +1,70 @@
+// AI past capacity beside ordinary traffic: AI_CLIENTS closed-loop clients post to /ai/title, /ai/summarize and
+// /ai/sentiment in turn while one reader gets a post CRUD_RATE times a second. What to watch: whether the reads
+// stay fast, and whether the surplus AI requests get quick 429/503 answers (clients honour Retry-After) or wait.
+// Run: BASE_URL=http://127.0.0.1:8001 AI_CLIENTS=24 CRUD_RATE=10 DURATION=30s k6 run k6/ai_overload.js
+// bench/overload.py runs it for every framework, mode and guard setting and reads its per-request output.
+import http from 'k6/http';
+import { sleep } from 'k6';
+import { settings, targets } from './lib/config.js';
+import { postPayload } from './lib/api.js';
+export { handleSummary } from './lib/summary.js';
+
+const AI_TASKS = ['title', 'summarize', 'sentiment'];
+const aiClients = Number(__ENV.AI_CLIENTS || 24);
+const crudRate = Number(__ENV.CRUD_RATE || 10);
+const base = targets()[0].url;
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+const scenarios = {};
+if (aiClients > 0) {
+  scenarios.ai = {
+    executor: 'constant-vus', exec: 'ai', vus: aiClients, duration: settings.duration,
+    gracefulStop: settings.gracefulStop,
+  };
+}
+if (crudRate > 0) {
+  scenarios.crud = {
+    executor: 'constant-arrival-rate', exec: 'crud', rate: crudRate, timeUnit: '1s', duration: settings.duration,
+    preAllocatedVUs: 5, maxVUs: 50, gracefulStop: settings.gracefulStop,
+  };
+}
+
+export const options = {
+  scenarios,
+  thresholds: {
+    // What the AI guard promises: reads stay fast and fail-free however much AI is asked for.
+    'http_req_duration{scenario:crud}': [`p(99)<${Number(__ENV.CRUD_P99_MS || 250)}`],
+    'http_req_failed{scenario:crud}': ['rate<0.01'],
+  },
+  setupTimeout: '120s',
+  summaryTrendStats: ['avg', 'p(50)', 'p(90)', 'p(99)', 'max', 'count'],
+  userAgent: 'blog-ai-bench/k6',
+};
+
+export function setup() {
+  const ready = http.get(`${base}/ready`, { timeout: '10s' });
+  if (ready.status !== 200) throw new Error(`${base}/ready answered ${ready.status}: start the API and wait for it`);
+  const created = http.post(`${base}/posts`, JSON.stringify(postPayload()), { headers: JSON_HEADERS });
+  if (created.status !== 201) throw new Error(`creating the post to read failed: ${created.status} ${created.body}`);
+  return { postId: created.json('id'), text: postPayload().body };
+}
+
+export function ai(data) {
+  const task = AI_TASKS[(__VU + __ITER) % AI_TASKS.length];
+  const res = http.post(`${base}/ai/${task}`, JSON.stringify({ text: data.text }), {
+    headers: JSON_HEADERS,
+    timeout: settings.requestTimeout,
+    tags: { name: `/ai/${task}`, kind: 'ai' },
+    responseCallback: http.expectedStatuses(200),
+  });
+  if (res.status === 429 || res.status === 503) {
+    // A well-behaved client waits as long as it is told to (a little spread, so retries do not come in step).
+    sleep((Number(res.headers['Retry-After']) || 1) * (0.75 + Math.random() / 2));
+  }
+}
+
+export function crud(data) {
+  http.get(`${base}/posts/${data.postId}`, {
+    timeout: settings.requestTimeout, tags: { name: '/posts/{post_id}', kind: 'crud' },
+  });
+}
