@@ -15,7 +15,7 @@ import httpx
 
 from bench import results, saturation, stats
 from bench.config import AI_SCENARIOS, BenchConfig
-from bench.k6run import K6Failed, k6_version, run_window
+from bench.k6run import K6Failed, Samples, k6_version, read_samples, run_window
 from bench.processes import PortTaken, ServiceFailed
 from bench.serverstats import TreeSampler, snapshot
 from bench.services import RunningConfig, seed_posts, start_config
@@ -184,7 +184,8 @@ class Runner:
                 where: str, window_s: float | None = None, grace_s: float | None = None) -> dict[str, Any]:
         m = self.config.matrix
         window_s = window_s or m.window_s
-        windows = []
+        windows: list[dict[str, Any]] = []
+        samples: list[Samples] = []
         for trial in range(1, trials + 1):
             if m.warmup_s > 0:
                 self.progress.say(where, f"{scenario} trial {trial}/{trials}: warm-up {m.warmup_s:g}s at {rate:g}/s")
@@ -192,11 +193,14 @@ class Runner:
             self.progress.say(where, f"{scenario} trial {trial}/{trials}: measuring {window_s:g}s at {rate:g}/s")
             window = self._window(running, scenario, rate, window_s, seed_ids, f"t{trial}", grace_s)
             windows.append(window)
+            if window.get("samples_file"):
+                samples.append(read_samples(Path(window["samples_file"]), running.framework))
             self.progress.advance(m.warmup_s + window_s + 2 * K6_OVERHEAD_S)
             p99 = window["latency_ms"].get("all", {}).get("p99")
             self.progress.say(where, f"{scenario} trial {trial}: {window['throughput_rps']:.1f} req/s, "
                               f"p99 {p99 if p99 is None else round(p99, 1)} ms, errors {100 * window['error_rate']:.1f}%")
-        aggregate = stats.aggregate(windows, m.spread_flag)
+        # Intervals pool the trials' requests only when every trial left its samples: a partial pool would mislead.
+        aggregate = stats.aggregate(windows, m.spread_flag, samples if len(samples) == len(windows) else None)
         if aggregate["flagged"]:
             self.progress.say(where, f"{scenario}: trials disagree by > {100 * m.spread_flag:.0f}% on "
                               f"{', '.join(aggregate['disagree'])}")
