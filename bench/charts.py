@@ -165,7 +165,7 @@ def batching(result: dict, path: Path) -> Path | None:
         return None
     names = list(variants)
     goodput = [stats.median_of(variants[n]["aggregate"], "goodput_rps") or 0.0 for n in names]
-    p99 = [stats.median_of(variants[n]["aggregate"], "ai_p99_ms") or 0.0 for n in names]
+    p99 = [stats.value_of(variants[n]["aggregate"], "ai_p99_ms") or 0.0 for n in names]
     figure, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     b1 = a1.bar(names, goodput, color=["#17bebb", "#9e9e9e"][: len(names)])
     a1.bar_label(b1, fmt="%.3g")

@@ -1,7 +1,8 @@
 """The original study's three claims, each judged from this run's numbers (never from typed-in figures).
 
-Each claim is checked mode by mode. In a mode a part "holds" when the named framework leads every other one by
-more than the tie margin, "fails" when another framework leads it by more than the margin, and is a "tie"
+Each claim is checked mode by mode, on 95 % intervals (bench/intervals.py). In a mode a part "holds" when the named
+framework's interval is separated from every other framework's, on the claimed side; "fails" when another
+framework's interval is separated from it on the other side; and is a "tie" (the run cannot tell them apart)
 otherwise. A claim is CONFIRMED when some mode holds and none fails, REFUTED when some mode fails, and
 INCONCLUSIVE when nothing could be told apart (or was not measured).
 """
@@ -10,13 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.figures import Figures, fmt
+from bench.figures import Figures, fmt_bracket
+from bench.intervals import Interval, order
 
 AI_MODES = ("inprocess", "remote")
-# Differences smaller than these are not told apart: memory is steady, latency and rates are noisier.
-MEMORY_MARGIN = 0.03
-LATENCY_MARGIN = 0.10
-RATE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -26,25 +24,38 @@ class Verdict:
     reason: str
 
 
-def _describe(values: dict[str, float | None], digits: int, unit: str) -> str:
-    return ", ".join(f"{fw} {fmt(v, digits, unit)}" for fw, v in values.items() if v is not None)
+def _describe(values: dict[str, Interval | None], digits: int, unit: str) -> str:
+    return ", ".join(f"{fw} {v.text(digits, unit)}" for fw, v in values.items() if v is not None and v.estimate is not None)
 
 
-def compare_one(values: dict[str, float | None], subject: str, highest: bool, margin: float) -> str | None:
-    """'holds', 'fails' or 'tie' for "subject has the highest (or lowest) value"; None without enough data."""
-    others = [v for k, v in values.items() if k != subject and v is not None]
-    mine = values.get(subject)
+def _describe_rates(values: dict[str, Interval | None]) -> str:
+    return ", ".join(f"{fw} {v.estimate:g} it/s {fmt_bracket(v)}" for fw, v in values.items() if v is not None)
+
+
+def compare_one(values: dict[str, Interval | None], subject: str, highest: bool) -> str | None:
+    """'holds', 'fails' or 'tie' for "subject has the highest (or lowest) value"; None without enough data.
+
+    Only separated intervals count: subject holds when it is separated from every other framework on the claimed
+    side, fails when any other is separated from it on that side."""
+    known = {k: v for k, v in values.items() if v is not None and v.estimate is not None}
+    mine = known.get(subject)
+    others = [v for k, v in known.items() if k != subject]
     if mine is None or not others:
         return None
-    best_other = max(others) if highest else min(others)
-    if best_other == 0:
-        return "tie" if mine == 0 else ("holds" if (mine > 0) == highest else "fails")
-    lead = (mine - best_other) / abs(best_other) if highest else (best_other - mine) / abs(best_other)
-    if lead > margin:
+    better = 1 if highest else -1
+    if all(order(mine, other) == better for other in others):
         return "holds"
-    if lead < -margin:
+    if any(order(other, mine) == better for other in others):
         return "fails"
     return "tie"
+
+
+def leader(values: dict[str, Interval | None], highest: bool) -> str | None:
+    """The framework whose interval is separated from every other's on the better side; None when none is."""
+    for framework in values:
+        if compare_one(values, framework, highest) == "holds":
+            return framework
+    return None
 
 
 def _combine(states: list[str]) -> str:
@@ -65,14 +76,12 @@ def _verdict(*parts: str) -> str:
     return "INCONCLUSIVE"
 
 
-def _rates(fig: Figures, mode: str) -> tuple[dict[str, float | None], bool]:
-    """Max ai_mixed rate within the SLO per framework, and whether every search found its limit."""
+def _rates(fig: Figures, mode: str) -> tuple[dict[str, Interval | None], bool]:
+    """Max ai_mixed rate within the SLO per framework as a search bracket, and whether every search found its limit."""
     rates, found_limit = {}, True
     for fw in fig.frameworks:
-        config = fig.config(fw, mode) or {}
-        search = config.get("saturation", {}).get("ai_mixed")
-        rates[fw] = search.get("max_rate") if search else None
-        if search and search.get("capped"):
+        rates[fw] = fig.capacity(fw, mode, "ai_mixed")
+        if fig.rate_capped(fw, mode, "ai_mixed"):
             found_limit = False
     return rates, found_limit
 
@@ -81,7 +90,7 @@ def _throughput_part(fig: Figures, subject: str, highest: bool, modes) -> tuple[
     states, notes = [], []
     for mode in modes:
         rates, found_limit = _rates(fig, mode)
-        state = compare_one(rates, subject, highest, RATE_MARGIN)
+        state = compare_one(rates, subject, highest)
         if state is None:
             continue
         if not found_limit:
@@ -90,7 +99,7 @@ def _throughput_part(fig: Figures, subject: str, highest: bool, modes) -> tuple[
             notes.append(f"{mode}: not told apart, a search never missed the SLO so its rate is only a lower bound ({bounds})")
             continue
         states.append(state)
-        notes.append(f"{mode}: {state} — max ai_mixed rate within SLO {_describe(rates, 1, ' it/s')}")
+        notes.append(f"{mode}: {state} — max ai_mixed rate within SLO, [passed, first missed) {_describe_rates(rates)}")
     return _combine(states), notes
 
 
@@ -103,9 +112,9 @@ def claim_fastapi(fig: Figures) -> Verdict:
     lat_states, lat_notes = [], []
     for mode in modes:
         # p50 of the CRUD requests sharing the server with in-flight AI: p99 over a few requests is too noisy to rank.
-        p50 = {fw: fig.get(fw, mode, "ai_mixed", "crud_p50_ms") for fw in fig.frameworks}
-        p99 = {fw: fig.get(fw, mode, "ai_mixed", "crud_p99_ms") for fw in fig.frameworks}
-        state = compare_one(p50, "fastapi", True, LATENCY_MARGIN)
+        p50 = {fw: fig.interval(fw, mode, "ai_mixed", "crud_p50_ms") for fw in fig.frameworks}
+        p99 = {fw: fig.interval(fw, mode, "ai_mixed", "crud_p99_ms") for fw in fig.frameworks}
+        state = compare_one(p50, "fastapi", True)
         if state is None:
             continue
         lat_states.append(state)
@@ -121,8 +130,8 @@ def _memory_part(fig: Figures, subject: str, highest: bool) -> tuple[str, list[s
     states, notes = [], []
     for mode in fig.modes:
         # The API's own process tree: in remote mode the inference service is the same for every framework.
-        values = {fw: fig.memory_parts(fw, mode)[0] for fw in fig.frameworks}
-        state = compare_one(values, subject, highest, MEMORY_MARGIN)
+        values = {fw: fig.memory_interval(fw, mode) for fw in fig.frameworks}
+        state = compare_one(values, subject, highest)
         if state is None:
             continue
         states.append(state)
@@ -150,8 +159,8 @@ def claim_django(fig: Figures) -> Verdict:
         states = []
         for mode in fig.modes:
             scenario = "crud" if fig.scenario("django", mode, "crud") else "ai_mixed"
-            p50 = {fw: fig.get(fw, mode, scenario, "crud_p50_ms") for fw in fig.frameworks}
-            state = compare_one(p50, "django", True, LATENCY_MARGIN)
+            p50 = {fw: fig.interval(fw, mode, scenario, "crud_p50_ms") for fw in fig.frameworks}
+            state = compare_one(p50, "django", True)
             if state is not None:
                 states.append(state)
                 speed_notes.append(f"instead {mode}: {state} — CRUD p50 in {scenario} {_describe(p50, 2, ' ms')}")

@@ -66,9 +66,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     a, b = results.load(args.a), results.load(args.b)
-    rows = compare_mod.compare(a, b, threshold=args.threshold)
-    compare_mod.BIG_CHANGE = args.threshold
+    rows = compare_mod.compare(a, b)
     print(compare_mod.format_table(rows, args.a, args.b))
+    return 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from bench import corpus
+
+    try:
+        path, described = corpus.prepare()
+    except corpus.CorpusUnavailable as exc:
+        print(f"corpus unavailable: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}\n{described}")
     return 0
 
 
@@ -89,11 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=None, help="report directory (default: reports/<run-id>)")
     report.add_argument("--reports", default="reports")
     report.set_defaults(func=cmd_report)
-    comp = sub.add_parser("compare", help="relative changes between two result files")
+    comp = sub.add_parser("compare", help="changes between two result files, marked where 95 %% intervals separate")
     comp.add_argument("a")
     comp.add_argument("b")
-    comp.add_argument("--threshold", type=float, default=compare_mod.BIG_CHANGE, help="flag changes above this (0.10)")
     comp.set_defaults(func=cmd_compare)
+    corpus = sub.add_parser("corpus", help="fetch and sample the real text the AI requests carry; prints its file")
+    corpus.set_defaults(func=cmd_corpus)
     return parser
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import stats
+from bench import intervals, stats
+from bench.intervals import Interval
 
 FRAMEWORK_ORDER = ("flask", "fastapi", "django")
 MODE_ORDER = ("off", "inprocess", "remote")
@@ -26,7 +27,37 @@ class Figures:
 
     def get(self, framework: str, mode: str, scenario: str, figure: str) -> float | None:
         outcome = self.scenario(framework, mode, scenario)
-        return stats.median_of(outcome["aggregate"], figure) if outcome else None
+        return stats.value_of(outcome["aggregate"], figure) if outcome else None
+
+    def interval(self, framework: str, mode: str, scenario: str, figure: str) -> Interval | None:
+        outcome = self.scenario(framework, mode, scenario)
+        return stats.interval_of(outcome["aggregate"], figure) if outcome else None
+
+    def with_interval(self, framework: str, mode: str, scenario: str, figure: str, digits: int = 1) -> str:
+        """The figure with its 95 % interval and sample count, or the bare median where the run kept no samples."""
+        found = self.interval(framework, mode, scenario, figure)
+        if found is not None:
+            return found.text(digits)
+        value = self.get(framework, mode, scenario, figure)
+        return fmt(value, digits) + (" (no interval)" if value is not None else "")
+
+    def capacity(self, framework: str, mode: str, scenario: str) -> Interval | None:
+        """The searched rate as a bracket: the best rate within the SLO up to the lowest failing rate above it."""
+        config = self.config(framework, mode)
+        found = (config or {}).get("saturation", {}).get(scenario)
+        if not found or found.get("max_rate") is None:
+            return None
+        best = found["max_rate"]
+        failing = [s["offered_rate"] for s in found["steps"] if not s.get("meets_slo") and s["offered_rate"] > best]
+        return intervals.bracket(best, min(failing) if failing else None, len(found["steps"]))
+
+    def memory_interval(self, framework: str, mode: str) -> Interval | None:
+        """Peak PSS of the API's own process tree, over the trials of the first scenario that measured it."""
+        for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
+            found = self.interval(framework, mode, scenario, "api_pss_peak_mib")
+            if found is not None:
+                return found
+        return None
 
     def spread(self, framework: str, mode: str, scenario: str, figure: str) -> float | None:
         outcome = self.scenario(framework, mode, scenario)
@@ -90,6 +121,12 @@ def fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
     if value is None:
         return "n/a"
     return f"{value:,.{digits}f}{unit}"
+
+
+def fmt_bracket(value: Interval | None) -> str:
+    if value is None or value.estimate is None:
+        return "n/a"
+    return f"[{value.low:g}, {value.high:g})" if value.high is not None else f"[{value.low:g}, open)"
 
 
 def fmt_ratio(value: float | None) -> str:

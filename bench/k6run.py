@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import intervals
 from bench.processes import Child, tail
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,6 +28,79 @@ SCRIPT_OF = {
     "ai_tags": "ai_tags.js",
 }
 LATENCY_KEYS = {"p50": "p(50)", "p90": "p(90)", "p95": "p(95)", "p99": "p(99)", "avg": "avg", "max": "max", "count": "count"}
+# The percentiles every window and every aggregate carries with their 95 % intervals.
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
+# Words of the text each AI request carried (a k6 Trend written by k6/lib/api.js).
+TEXT_WORDS_METRIC = "ai_text_words"
+
+
+@dataclass
+class Samples:
+    """Per-request results of one window, read from k6's CSV output: latency and outcome per kind and op."""
+
+    duration_ms: dict[str, list[float]] = field(default_factory=lambda: {"all": [], "crud": [], "ai": []})
+    failed: dict[str, int] = field(default_factory=lambda: {"all": 0, "crud": 0, "ai": 0})
+    ops: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, int]] = field(default_factory=dict)
+    text_words: list[float] = field(default_factory=list)
+
+    def extend(self, other: Samples) -> Samples:
+        for key, values in other.duration_ms.items():
+            self.duration_ms.setdefault(key, []).extend(values)
+        for key, count in other.failed.items():
+            self.failed[key] = self.failed.get(key, 0) + count
+        for op, values in other.ops.items():
+            self.ops.setdefault(op, []).extend(values)
+        for kind, mix in other.statuses.items():
+            for status, count in mix.items():
+                self.statuses.setdefault(kind, {})[status] = self.statuses.get(kind, {}).get(status, 0) + count
+        self.text_words.extend(other.text_words)
+        return self
+
+
+def _tags(extra: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in extra.split("&") if "=" in part)
+
+
+def read_samples(path: Path, target_name: str) -> Samples:
+    """The scenario's requests (setup requests carry no target tag and are left out), one row per request."""
+    samples = Samples()
+    with gzip.open(path, "rt", newline="") as handle:
+        for row in csv.DictReader(handle):
+            name = row["metric_name"]
+            if name == TEXT_WORDS_METRIC:
+                samples.text_words.append(float(row["metric_value"]))
+                continue
+            if name != "http_req_duration":
+                continue
+            tags = _tags(row.get("extra_tags") or "")
+            if tags.get("target") != target_name:
+                continue
+            value = float(row["metric_value"])
+            kind, op = tags.get("kind", ""), tags.get("op", "")
+            ok = row.get("expected_response") == "true"
+            for key in ("all", kind):
+                if key in samples.duration_ms:
+                    samples.duration_ms[key].append(value)
+                    samples.failed[key] += not ok
+            samples.ops.setdefault(op, []).append(value)
+            mix = samples.statuses.setdefault(kind or "other", {})
+            status = row.get("status") or "0"
+            mix[status] = mix.get(status, 0) + 1
+    return samples
+
+
+def sample_intervals(samples: Samples, duration_s: float) -> dict[str, Any]:
+    """95 % intervals of a window's (or pooled windows') percentiles, rates and error rates, each with its n."""
+    out: dict[str, Any] = {"latency_ms": {}, "error_rate": {}, "rps": {}}
+    for key, values in samples.duration_ms.items():
+        if not values:
+            continue
+        out["latency_ms"][key] = {name: intervals.quantile(values, q).to_dict() for name, q in PERCENTILES.items()}
+        out["error_rate"][key] = intervals.proportion(samples.failed.get(key, 0), len(values)).to_dict()
+        out["rps"][key] = intervals.per_second(len(values), duration_s).to_dict()
+    out["status_mix"] = samples.statuses
+    return out
 
 
 class K6Failed(RuntimeError):
@@ -72,7 +149,9 @@ def run_window(*, scenario: str, base_url: str, target_name: str, rate: float, d
         **(extra_env or {}),
     }
     summary_path.unlink(missing_ok=True)
-    argv = [k6_binary(), "run", "--quiet", "--no-color", str(K6_DIR / SCRIPT_OF[scenario])]
+    samples_path = summary_path.with_suffix(".csv.gz")
+    samples_path.unlink(missing_ok=True)
+    argv = [k6_binary(), "run", "--quiet", "--no-color", "--out", f"csv={samples_path}", str(K6_DIR / SCRIPT_OF[scenario])]
     child = Child(f"k6 {scenario}", argv, env, log_path, cpus=cpus)
     limit = duration_s + grace_s + 120
     try:
@@ -86,6 +165,9 @@ def run_window(*, scenario: str, base_url: str, target_name: str, rate: float, d
     summary = json.loads(summary_path.read_text())
     record = parse_summary(summary, target_name=target_name, rate=rate, duration_s=duration_s)
     record["k6_exit"] = code
+    if samples_path.exists():
+        record["samples_file"] = str(samples_path)
+        record["intervals"] = sample_intervals(read_samples(samples_path, target_name), duration_s)
     return record
 
 

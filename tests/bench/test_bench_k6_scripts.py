@@ -101,3 +101,22 @@ def test_fractional_rates_are_accepted(fake_api, tmp_path):
     proc, summary = k6("crud.js", {"BASE_URL": fake_api["on"], "DURATION": "2s", "RATE": "2.5"}, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 4 <= summary["metrics"]["iterations"]["values"]["count"] <= 6
+
+
+def test_ai_requests_carry_the_real_texts_and_count_their_words(fake_api, tmp_path):
+    texts = tmp_path / "texts.json"
+    texts.write_text(json.dumps({"texts": [{"title": "t", "text": "one two three four five", "words": 5},
+                                           {"title": "u", "text": "six seven eight", "words": 3}]}))
+    env = {"BASE_URL": fake_api["on"], "TARGET_NAME": "flask", "MIX": "title:1", "AI_TEXTS": str(texts)}
+    proc, summary = k6("ai_mixed.js", env, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    words = summary["metrics"]["ai_text_words"]["values"]
+    assert words["count"] > 10 and words["min"] == 3 and words["max"] == 5
+    assert "AI_TEXTS not set" not in proc.stdout + proc.stderr
+
+
+def test_without_texts_the_scripts_warn_and_fall_back_to_stored_posts(fake_api, tmp_path):
+    proc, summary = k6("ai_title.js", {"BASE_URL": fake_api["on"], "DURATION": "1s", "RATE": "5"}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "AI_TEXTS not set" in proc.stdout + proc.stderr
+    assert "ai_text_words" not in summary["metrics"] or not summary["metrics"]["ai_text_words"]["values"].get("count")

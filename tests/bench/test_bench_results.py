@@ -49,25 +49,36 @@ def test_base_metadata_names_commit_packages_and_cpu():
     assert meta["packages"]["flask"] != "not installed"
 
 
-def test_compare_reports_relative_change_and_flags_big_ones():
+def test_compare_marks_only_changes_whose_intervals_separate():
     a = make_result()
     b = scaled(a, "fastapi", 1.5)
     rows = compare(a, b)
     tput = [r for r in rows if r["figure"] == "throughput_rps"]
     fast = [r for r in tput if r["framework"] == "fastapi"]
     slow = [r for r in tput if r["framework"] != "fastapi"]
-    assert fast and all(r["change"] == pytest.approx(0.5) and r["big"] and r["better"] for r in fast)
-    assert slow and all(r["change"] == 0 and not r["big"] for r in slow)
+    # The fixture's throughput intervals rest on ~1,200 requests: +50 % separates them.
+    assert fast and all(r["change"] == pytest.approx(0.5) and r["separated"] and r["better"] for r in fast)
+    assert slow and all(r["change"] == 0 and not r["separated"] for r in slow)
     table = format_table(rows, "a.json", "b.json")
-    assert "+50.0%" in table and "! better" in table
+    assert "+50.0%" in table and "! better" in table and "cannot be told apart" in table
+    small = compare(a, scaled(a, "fastapi", 1.02))
+    assert not any(r["separated"] for r in small if r["figure"] == "throughput_rps")  # +2 % is within the intervals
 
 
-def test_compare_marks_latency_rise_as_worse():
+def test_compare_marks_a_separated_latency_rise_as_worse_and_never_a_change_without_intervals():
     a = make_result()
     b = copy.deepcopy(a)
-    b["configs"][0]["scenarios"]["crud"]["aggregate"]["figures"]["p99_ms"]["median"] *= 2
+    found = b["configs"][0]["scenarios"]["crud"]["aggregate"]["intervals"]["p99_ms"]
+    for key in ("estimate", "low", "high"):
+        found[key] *= 2
     row = next(r for r in compare(a, b) if r["figure"] == "p99_ms" and r["change"])
-    assert row["big"] and row["better"] is False
+    assert row["separated"] and row["better"] is False
+    b["configs"][0]["scenarios"]["crud"]["aggregate"]["figures"]["p99_ms"]["median"] *= 2
+    for result in (a, b):
+        result["configs"][0]["scenarios"]["crud"]["aggregate"].pop("intervals")
+    row = next(r for r in compare(a, b) if r["figure"] == "p99_ms" and r["framework"] == "flask" and r["mode"] == "off"
+               and r["scenario"] == "crud")
+    assert not row["separated"]
 
 
 def test_compare_command_prints_the_table(tmp_path, capsys):

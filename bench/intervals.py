@@ -1,0 +1,162 @@
+"""95 % confidence intervals for the benchmark's figures, and the one rule for telling two figures apart.
+
+- Percentiles of latency: distribution-free order-statistic bounds (the number of samples below the true quantile is
+  Binomial(n, q)). No assumption about the latency distribution, which is skewed and often multi-modal here. When n
+  is too small for a bound on one side (p99 needs n >= 368 for an upper bound), that side is open (None) and the
+  figure cannot be told apart from anything on that side.
+- Proportions (error rates, goodput fractions): Wilson score interval.
+- Counts per second (throughput): exact Poisson (Garwood) interval on the count, divided by the window length.
+  k6's constant-arrival-rate spaces arrivals evenly, so the count varies less than Poisson: this errs on the wide side.
+- Figures measured once per trial (memory peaks, CPU): Student-t interval of the mean over the trials; one trial
+  gives an open interval.
+- A searched capacity: the bracket between the last rate that met the objective and the first that did not.
+
+Two figures are *separated* only when their intervals do not overlap; everything else "cannot be told apart".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence bounds; None for a bound the data cannot give (an open side)."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    n: int
+    method: str
+    confidence: float = CONFIDENCE
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Interval | None:
+        if not data:
+            return None
+        return cls(**{k: data.get(k) for k in ("estimate", "low", "high", "n", "method")},
+                   confidence=data.get("confidence", CONFIDENCE))
+
+    def text(self, digits: int = 1, unit: str = "", scale: float = 1.0) -> str:
+        """'12.3 ms [11.0, 14.2] n=480'; an open side shows as '(' or ')' next to '…'."""
+        if self.estimate is None:
+            return f"n/a (n={self.n})"
+
+        def num(value: float) -> str:
+            return f"{value * scale:,.{digits}f}"
+
+        low = f"[{num(self.low)}" if self.low is not None else "(…"
+        high = f"{num(self.high)}]" if self.high is not None else "…)"
+        return f"{num(self.estimate)}{unit} {low}, {high} n={self.n}"
+
+
+def quantile_bound_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int | None, int | None]:
+    """1-based ranks (l, u) of the order statistics bounding the q-quantile, each tail at most (1 - confidence) / 2.
+
+    The number K of samples below the true quantile is Binomial(n, q); x_(l) <= quantile <= x_(u) exactly when
+    l <= K <= u - 1. None for a side no order statistic can bound at this confidence (n too small).
+    """
+    if n <= 0:
+        return None, None
+    tail = (1.0 - confidence) / 2.0
+    ks = np.arange(n + 1)
+    cdf = sps.binom.cdf(ks, n, q)
+    # Largest l with P(K <= l - 1) <= tail; l = 0 means even the smallest sample is not a safe lower bound.
+    below = np.nonzero(cdf <= tail)[0]
+    low_rank = int(below[-1]) + 1 if below.size else None
+    # Smallest u with P(K >= u) <= tail, i.e. cdf(u - 1) >= 1 - tail; u = n + 1 would need a sample beyond the largest.
+    above = np.nonzero(cdf >= 1.0 - tail)[0]
+    high_rank = int(above[0]) + 1 if above.size else None
+    if high_rank is not None and high_rank > n:
+        high_rank = None
+    return low_rank, high_rank
+
+
+def quantile(samples: Sequence[float] | np.ndarray, q: float, confidence: float = CONFIDENCE) -> Interval:
+    """The sample q-quantile (linear interpolation, as k6 reports it) with its order-statistic interval."""
+    data = np.sort(np.asarray(samples, dtype=float))
+    n = int(data.size)
+    if n == 0:
+        return Interval(None, None, None, 0, "order statistics", confidence)
+    low_rank, high_rank = quantile_bound_ranks(n, q, confidence)
+    return Interval(
+        estimate=float(np.quantile(data, q)),
+        low=float(data[low_rank - 1]) if low_rank is not None else None,
+        high=float(data[high_rank - 1]) if high_rank is not None else None,
+        n=n, method="order statistics", confidence=confidence,
+    )
+
+
+def min_samples_for_quantile(q: float, confidence: float = CONFIDENCE) -> int:
+    """Fewest samples for which the q-quantile has both bounds (p99 at 95 %: 368)."""
+    tail = (1.0 - confidence) / 2.0
+    # Upper bound exists once P(K = n) = q^n <= tail; lower bound once (1 - q)^n <= tail.
+    return max(math.ceil(math.log(tail) / math.log(q)), math.ceil(math.log(tail) / math.log(1.0 - q)))
+
+
+def proportion(successes: int, total: int, confidence: float = CONFIDENCE) -> Interval:
+    """Wilson score interval of successes / total (an error rate, the fraction of requests within the SLO)."""
+    if total <= 0:
+        return Interval(None, None, None, 0, "Wilson", confidence)
+    ci = sps.binomtest(int(successes), int(total)).proportion_ci(confidence_level=confidence, method="wilson")
+    return Interval(successes / total, float(ci.low), float(ci.high), int(total), "Wilson", confidence)
+
+
+def per_second(count: int, duration_s: float, confidence: float = CONFIDENCE) -> Interval:
+    """count / duration_s with the exact Poisson (Garwood) interval on the count."""
+    if duration_s <= 0:
+        return Interval(None, None, None, int(count), "Poisson", confidence)
+    tail = (1.0 - confidence) / 2.0
+    low = sps.chi2.ppf(tail, 2 * count) / 2.0 if count > 0 else 0.0
+    high = sps.chi2.ppf(1.0 - tail, 2 * count + 2) / 2.0
+    return Interval(count / duration_s, float(low) / duration_s, float(high) / duration_s, int(count), "Poisson",
+                    confidence)
+
+
+def mean(values: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
+    """Student-t interval of the mean of per-trial values; open with a single value."""
+    data = np.asarray(list(values), dtype=float)
+    n = int(data.size)
+    if n == 0:
+        return Interval(None, None, None, 0, "t (trials)", confidence)
+    centre = float(data.mean())
+    if n == 1:
+        return Interval(centre, None, None, 1, "t (trials)", confidence)
+    half = float(sps.t.ppf(0.5 + confidence / 2.0, n - 1) * data.std(ddof=1) / math.sqrt(n))
+    return Interval(centre, centre - half, centre + half, n, "t (trials)", confidence)
+
+
+def bracket(passed: float | None, failed: float | None, steps: int) -> Interval:
+    """A searched capacity: at least the last passing rate, below the first failing one (open when never failed)."""
+    return Interval(passed, passed if passed is not None else 0.0, failed, steps, "search bracket", 1.0)
+
+
+def separated(a: Interval | None, b: Interval | None) -> bool:
+    """True only when both intervals are known and do not overlap (an open side overlaps everything that way)."""
+    return order(a, b) != 0
+
+
+def order(a: Interval | None, b: Interval | None) -> int:
+    """-1 when a lies wholly below b, 1 when wholly above, 0 when they cannot be told apart."""
+    if a is None or b is None or a.estimate is None or b.estimate is None:
+        return 0
+    if a.high is not None and b.low is not None and a.high < b.low:
+        return -1
+    if b.high is not None and a.low is not None and b.high < a.low:
+        return 1
+    return 0

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from bench import intervals
+from bench.intervals import Interval, order, separated
+
+
+@pytest.mark.parametrize(("q", "n"), [(0.5, 40), (0.9, 120), (0.99, 500)])
+def test_order_statistic_bounds_cover_the_true_quantile_at_least_95_percent(q, n):
+    """Brute force: draw many seeded samples from a known skewed distribution and count how often the interval holds
+    the true quantile."""
+    rng = np.random.default_rng(1234)
+    true_q = float(-np.log(1.0 - q))  # quantile of the unit exponential
+    draws = 2000
+    covered = 0
+    for _ in range(draws):
+        iv = intervals.quantile(rng.exponential(size=n), q)
+        covered += iv.low <= true_q <= iv.high
+    coverage = covered / draws
+    # At least the nominal 95 % (less 3 standard errors of the simulation), and not absurdly conservative.
+    assert coverage >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / draws)
+    assert coverage <= 0.995
+
+
+def test_bound_ranks_match_the_binomial_tails():
+    low, high = intervals.quantile_bound_ranks(100, 0.5)
+    # The textbook ranks for the median of 100 samples at 95 %: the 40th and 61st order statistics.
+    assert (low, high) == (40, 61)
+
+
+def test_p99_of_few_requests_has_no_upper_bound():
+    iv = intervals.quantile(np.arange(1, 18, dtype=float), 0.99)  # 17 requests, as a 4 s window at 4 it/s
+    assert iv.high is None and iv.low is not None and iv.n == 17
+    assert "…)" in iv.text()
+    assert intervals.min_samples_for_quantile(0.99) == 368
+    enough = intervals.quantile(np.arange(368, dtype=float), 0.99)
+    fewer = intervals.quantile(np.arange(367, dtype=float), 0.99)
+    assert enough.high is not None and fewer.high is None
+
+
+def test_empty_samples_give_no_estimate():
+    iv = intervals.quantile([], 0.5)
+    assert iv.estimate is None and iv.n == 0 and not iv.bounded
+    assert not separated(iv, intervals.quantile([1.0] * 100, 0.5))
+
+
+def test_estimate_is_the_interpolated_sample_quantile_and_lies_inside_the_bounds():
+    data = np.random.default_rng(7).lognormal(size=1000)
+    iv = intervals.quantile(data, 0.9)
+    assert iv.estimate == pytest.approx(np.quantile(data, 0.9))
+    assert iv.low <= iv.estimate <= iv.high
+
+
+def test_wilson_interval_of_a_proportion():
+    iv = intervals.proportion(0, 100)
+    assert iv.estimate == 0 and iv.low == pytest.approx(0, abs=1e-12) and iv.high == pytest.approx(0.037, abs=0.001)
+    iv = intervals.proportion(50, 100)
+    assert iv.low == pytest.approx(0.4038, abs=1e-3) and iv.high == pytest.approx(0.5962, abs=1e-3)
+
+
+def test_poisson_interval_of_a_rate():
+    iv = intervals.per_second(100, 10.0)
+    assert iv.estimate == 10.0
+    # Garwood interval for a count of 100: [81.37, 121.63].
+    assert iv.low == pytest.approx(8.137, abs=1e-3) and iv.high == pytest.approx(12.163, abs=1e-3)
+    zero = intervals.per_second(0, 10.0)
+    assert zero.low == 0 and zero.high == pytest.approx(0.3689, abs=1e-3)
+
+
+def test_mean_over_trials_and_one_trial_is_open():
+    iv = intervals.mean([10.0, 12.0, 14.0])
+    # t(0.975, 2) = 4.303, sd 2, n 3.
+    assert iv.estimate == 12.0 and iv.high - iv.estimate == pytest.approx(4.303 * 2 / np.sqrt(3), rel=1e-3)
+    single = intervals.mean([5.0])
+    assert single.estimate == 5.0 and single.low is None and single.high is None
+
+
+def test_separated_only_when_intervals_do_not_overlap():
+    a = Interval(10, 9, 11, 100, "x")
+    b = Interval(13, 12, 14, 100, "x")
+    c = Interval(11.5, 10.5, 12.5, 100, "x")
+    assert separated(a, b) and order(a, b) == -1 and order(b, a) == 1
+    assert not separated(a, c) and not separated(c, b)
+    open_high = Interval(10, 9, None, 10, "x")
+    assert not separated(open_high, b)  # the open side could reach b
+    assert separated(Interval(20, 19, None, 10, "x"), a)  # ...but a wholly lower interval is still told apart
+    assert not separated(a, None)
+
+
+def test_search_bracket_and_round_trip():
+    iv = intervals.bracket(8.0, 12.0, 4)
+    assert (iv.low, iv.high) == (8.0, 12.0)
+    assert intervals.bracket(8.0, None, 4).high is None  # never missed the SLO: a lower bound only
+    assert Interval.from_dict(iv.to_dict()) == iv
