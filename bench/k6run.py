@@ -26,6 +26,7 @@ SCRIPT_OF = {
     "ai_sentiment": "ai_sentiment.js",
     "ai_title": "ai_title.js",
     "ai_tags": "ai_tags.js",
+    "ai_overload": "ai_overload.js",
 }
 LATENCY_KEYS = {"p50": "p(50)", "p90": "p(90)", "p95": "p(95)", "p99": "p(99)", "avg": "avg", "max": "max", "count": "count"}
 # The percentiles every window and every aggregate carries with their 95 % intervals.
@@ -42,6 +43,8 @@ class Samples:
     failed: dict[str, int] = field(default_factory=lambda: {"all": 0, "crud": 0, "ai": 0})
     ops: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, dict[str, int]] = field(default_factory=dict)
+    # kind -> status -> latencies: how fast refusals were, how many answers met the deadline
+    status_ms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     text_words: list[float] = field(default_factory=list)
 
     def extend(self, other: Samples) -> Samples:
@@ -54,6 +57,9 @@ class Samples:
         for kind, mix in other.statuses.items():
             for status, count in mix.items():
                 self.statuses.setdefault(kind, {})[status] = self.statuses.get(kind, {}).get(status, 0) + count
+        for kind, by_status in other.status_ms.items():
+            for status, values in by_status.items():
+                self.status_ms.setdefault(kind, {}).setdefault(status, []).extend(values)
         self.text_words.extend(other.text_words)
         return self
 
@@ -87,6 +93,7 @@ def read_samples(path: Path, target_name: str) -> Samples:
             mix = samples.statuses.setdefault(kind or "other", {})
             status = row.get("status") or "0"
             mix[status] = mix.get(status, 0) + 1
+            samples.status_ms.setdefault(kind or "other", {}).setdefault(status, []).append(value)
     return samples
 
 

@@ -6,26 +6,27 @@
 import http from 'k6/http';
 import { sleep } from 'k6';
 import { settings, targets } from './lib/config.js';
-import { postPayload } from './lib/api.js';
+import { postPayload, readPost, runAI } from './lib/api.js';
 export { handleSummary } from './lib/summary.js';
 
 const AI_TASKS = ['title', 'summarize', 'sentiment'];
 const aiClients = Number(__ENV.AI_CLIENTS || 24);
 const crudRate = Number(__ENV.CRUD_RATE || 10);
-const base = targets()[0].url;
+const target = targets()[0];
+const base = target.url;
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 const scenarios = {};
 if (aiClients > 0) {
   scenarios.ai = {
     executor: 'constant-vus', exec: 'ai', vus: aiClients, duration: settings.duration,
-    gracefulStop: settings.gracefulStop,
+    gracefulStop: settings.gracefulStop, tags: { target: target.name },
   };
 }
 if (crudRate > 0) {
   scenarios.crud = {
     executor: 'constant-arrival-rate', exec: 'crud', rate: crudRate, timeUnit: '1s', duration: settings.duration,
-    preAllocatedVUs: 5, maxVUs: 50, gracefulStop: settings.gracefulStop,
+    preAllocatedVUs: 5, maxVUs: 50, gracefulStop: settings.gracefulStop, tags: { target: target.name },
   };
 }
 
@@ -46,17 +47,12 @@ export function setup() {
   if (ready.status !== 200) throw new Error(`${base}/ready answered ${ready.status}: start the API and wait for it`);
   const created = http.post(`${base}/posts`, JSON.stringify(postPayload()), { headers: JSON_HEADERS });
   if (created.status !== 201) throw new Error(`creating the post to read failed: ${created.status} ${created.body}`);
-  return { postId: created.json('id'), text: postPayload().body };
+  return { postId: created.json('id') };
 }
 
+// The text is a real news article when AI_TEXTS names the benchmark's sample (k6/lib/texts.js), else the post's.
 export function ai(data) {
-  const task = AI_TASKS[(__VU + __ITER) % AI_TASKS.length];
-  const res = http.post(`${base}/ai/${task}`, JSON.stringify({ text: data.text }), {
-    headers: JSON_HEADERS,
-    timeout: settings.requestTimeout,
-    tags: { name: `/ai/${task}`, kind: 'ai' },
-    responseCallback: http.expectedStatuses(200),
-  });
+  const res = runAI(base, AI_TASKS[(__VU + __ITER) % AI_TASKS.length], data.postId);
   if (res.status === 429 || res.status === 503) {
     // A well-behaved client waits as long as it is told to (a little spread, so retries do not come in step).
     sleep((Number(res.headers['Retry-After']) || 1) * (0.75 + Math.random() / 2));
@@ -64,7 +60,5 @@ export function ai(data) {
 }
 
 export function crud(data) {
-  http.get(`${base}/posts/${data.postId}`, {
-    timeout: settings.requestTimeout, tags: { name: '/posts/{post_id}', kind: 'crud' },
-  });
+  readPost(base, data.postId);
 }

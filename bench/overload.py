@@ -1,0 +1,270 @@
+"""AI demand past capacity beside ordinary traffic, with the AI guard on and off: issue 8's scenario, measured.
+
+For each framework x mode x guard it starts the service natively (bench/config.toml's [services], light synthetic
+models by default), then runs k6/ai_overload.js twice and keeps every request:
+  1. the knee: twice as many closed-loop AI clients as the service has AI places (workers x bulkhead), no reads, so
+     every worker stays busy however the kernel spreads the connections; the AI answers per second there are the
+     capacity the overload is judged against;
+  2. the overload: AI_CLIENTS closed-loop AI clients (Retry-After honoured) beside one reader at CRUD_RATE/s.
+It writes results/<run>/overload.json and a Markdown table; every percentile carries its n and 95 % interval.
+
+    python -m bench.overload --out results/overload --markdown docs/overload.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import corpus, intervals
+from bench.config import ServicesConfig, load_config
+from bench.k6run import Samples, read_samples, run_window
+from bench.processes import stop_all
+from bench.services import start_config
+
+FRAMEWORKS = ("flask", "fastapi", "django")
+MODES = ("inprocess", "remote")
+GUARDS = ("on", "off")
+# The guard's promises, checked against the measured intervals (a promise is kept only where the interval says so).
+CRUD_P99_MS = 250.0
+REFUSAL_P99_MS = 50.0
+GOODPUT_OF_KNEE = 0.8
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    ai_clients: int = 24
+    crud_rate: float = 10.0
+    knee_s: float = 20.0
+    # 10 reads/s for 45 s: 450 reads, enough for a p99 with both bounds (368 at least, bench/intervals.py)
+    overload_s: float = 45.0
+    warmup_s: float = 5.0
+    # After each k6 run, time for the requests it abandoned to leave the service before the next run starts.
+    drain_s: float = 5.0
+    # Real news articles for the AI requests (bench/corpus.py); empty: the stored post's template text.
+    texts_file: str = ""
+
+
+def ai_places(svc: ServicesConfig) -> int:
+    """AI requests the service admits at once with the guard on: workers x bulkhead (0 = half the threads)."""
+    return svc.web_workers * (svc.ai_bulkhead or max(1, svc.web_threads // 2))
+
+
+def _workers(api_pid: int) -> set[int]:
+    try:
+        return {child.pid for child in psutil.Process(api_pid).children()}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def _k6(running: Any, out_dir: Path, name: str, plan: Plan, *, ai_clients: int, crud_rate: float,
+        duration_s: float) -> Samples:
+    record = run_window(
+        scenario="ai_overload", base_url=running.base_url, target_name="api", rate=crud_rate, duration_s=duration_s,
+        seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log", cpus=None,
+        ai_disabled_ok=False, grace_s=0.0,
+        extra_env={"AI_CLIENTS": str(ai_clients), "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": "60s",
+                   "AI_TEXTS": plan.texts_file},
+    )
+    return read_samples(Path(record["samples_file"]), "api")
+
+
+def summarise(knee: Samples, overload: Samples, plan: Plan, deadline_ms: float) -> dict[str, Any]:
+    """The figures of one config, each percentile with n and its 95 % interval."""
+    crud = overload.duration_ms.get("crud", [])
+    ai_mix = overload.statuses.get("ai", {})
+    crud_mix = overload.statuses.get("crud", {})
+    refusals = [v for status in ("429", "503") for v in overload.status_ms.get("ai", {}).get(status, [])]
+    in_time = sum(v <= deadline_ms for v in overload.status_ms.get("ai", {}).get("200", []))
+    knee_ok = len(knee.status_ms.get("ai", {}).get("200", []))
+    return {
+        "crud_p50_ms": intervals.quantile(crud, 0.50).to_dict(),
+        "crud_p99_ms": intervals.quantile(crud, 0.99).to_dict(),
+        "crud_non_200": sum(count for status, count in crud_mix.items() if status != "200"),
+        "crud_requests": len(crud),
+        "ai_status_mix": dict(sorted(ai_mix.items())),
+        "refusal_p99_ms": intervals.quantile(refusals, 0.99).to_dict() if refusals else None,
+        "goodput_rps": intervals.per_second(in_time, plan.overload_s).to_dict(),
+        "knee_rps": intervals.per_second(knee_ok, plan.knee_s).to_dict(),
+        "ai_504": ai_mix.get("504", 0),
+    }
+
+
+def verdicts(figures: dict[str, Any]) -> dict[str, str]:
+    """Each promise of the guard: 'kept', 'broken', or 'cannot tell' where the interval straddles the target."""
+
+    def below(name: str, limit: float) -> str:
+        found = intervals.Interval.from_dict(figures.get(name))
+        if found is None or found.estimate is None:
+            return "no samples"
+        if found.high is not None and found.high <= limit:
+            return "kept"
+        if found.low is not None and found.low > limit:
+            return "broken"
+        return "cannot tell"
+
+    goodput = intervals.Interval.from_dict(figures["goodput_rps"])
+    knee = intervals.Interval.from_dict(figures["knee_rps"])
+    if goodput.low is not None and knee.high is not None and goodput.low >= GOODPUT_OF_KNEE * knee.high:
+        goodput_verdict = "kept"
+    elif goodput.high is not None and knee.low is not None and goodput.high < GOODPUT_OF_KNEE * knee.low:
+        goodput_verdict = "broken"
+    else:
+        goodput_verdict = "cannot tell"
+    return {
+        "crud_p99": below("crud_p99_ms", CRUD_P99_MS),
+        "refusal_p99": below("refusal_p99_ms", REFUSAL_P99_MS) if figures["refusal_p99_ms"] else "no refusals",
+        "goodput": goodput_verdict,
+        "crud_all_200": "kept" if figures["crud_non_200"] == 0 else "broken",
+        "only_200_429_503": "kept" if set(figures["ai_status_mix"]) <= {"200", "429", "503"} else "broken",
+    }
+
+
+def run_config(framework: str, mode: str, guard: str, svc: ServicesConfig, plan: Plan, out: Path) -> dict[str, Any]:
+    name = f"{framework}-{mode}-guard-{guard}"
+    cfg_dir = out / name
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    print(f"== {name}", flush=True)
+    running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out, None)
+    try:
+        workers_before = _workers(running.api.pid)
+        knee_clients = 2 * ai_places(svc)
+        _k6(running, cfg_dir, "warmup", plan, ai_clients=knee_clients, crud_rate=0, duration_s=plan.warmup_s)
+        time.sleep(plan.drain_s)
+        knee = _k6(running, cfg_dir, "knee", plan, ai_clients=knee_clients, crud_rate=0, duration_s=plan.knee_s)
+        time.sleep(plan.drain_s)
+        overload = _k6(running, cfg_dir, "overload", plan, ai_clients=plan.ai_clients, crud_rate=plan.crud_rate,
+                       duration_s=plan.overload_s)
+        restarted = len(workers_before - _workers(running.api.pid))
+    finally:
+        running.stop()
+    figures = summarise(knee, overload, plan, deadline_ms=svc.inference_timeout_s * 1000)
+    figures["workers_restarted"] = restarted
+    result = {"framework": framework, "mode": mode, "guard": guard, "startup_s": round(running.startup_s, 1),
+              "figures": figures, "verdicts": verdicts(figures)}
+    print(json.dumps(result["verdicts"]), flush=True)
+    return result
+
+
+def _iv(data: dict[str, Any] | None, digits: int = 0) -> str:
+    found = intervals.Interval.from_dict(data)
+    return found.text(digits) if found else "none"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    plan, svc = report["plan"], report["services"]
+    lines = [
+        "# AI past capacity beside ordinary traffic: the AI guard on and off",
+        "",
+        f"Measured by `python -m bench.overload` on {report['machine']}, {report['date']} (commit {report['commit']}).",
+        f"Each config: {svc['web_workers']} workers x {svc['web_threads']} threads, MODEL_PROFILE="
+        f"{svc['model_profile']} ({svc['model_source']} weights), INFERENCE_TIMEOUT_S={svc['inference_timeout_s']:g}. "
+        f"Knee: {plan['knee_s']:g} s with twice as many closed-loop AI clients as the service has AI places; overload: "
+        f"{plan['overload_s']:g} s with {plan['ai_clients']} closed-loop AI clients (title, summarize, sentiment in "
+        f"turn; Retry-After honoured) beside one reader at {plan['crud_rate']:g} GET /posts/{{id}} per second.",
+        "Every latency is `estimate [95 % interval] n=requests`; an open side `(…` or `…)` means too few requests "
+        "to bound it. Goodput = AI answers within the deadline per second; knee = AI answers per second at capacity.",
+        f"AI request texts: {_texts_line(report.get('request_texts'))}.",
+        "",
+        "| framework | mode | guard | CRUD p50 ms | CRUD p99 ms | CRUD non-200 | AI answers (status: count) | "
+        "refusal p99 ms | goodput /s | knee /s | AI 504 | workers restarted |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["configs"]:
+        f = row["figures"]
+        mix = ", ".join(f"{status}: {count}" for status, count in f["ai_status_mix"].items())
+        lines.append(
+            f"| {row['framework']} | {row['mode']} | {row['guard']} | {_iv(f['crud_p50_ms'])} | {_iv(f['crud_p99_ms'])}"
+            f" | {f['crud_non_200']} | {mix} | {_iv(f['refusal_p99_ms'])} | {_iv(f['goodput_rps'], 2)} | "
+            f"{_iv(f['knee_rps'], 2)} | {f['ai_504']} | {f['workers_restarted']} |"
+        )
+    lines += ["", "Promises of the guard per config (kept / broken / cannot tell, from the intervals above): CRUD p99 "
+              f"<= {CRUD_P99_MS:g} ms, refusal p99 <= {REFUSAL_P99_MS:g} ms, goodput >= {GOODPUT_OF_KNEE:.0%} of the "
+              "knee, every read answered 200, AI answers only 200/429/503.", "",
+              "| framework | mode | guard | CRUD p99 | refusal p99 | goodput | reads all 200 | only 200/429/503 |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in report["configs"]:
+        v = row["verdicts"]
+        lines.append(f"| {row['framework']} | {row['mode']} | {row['guard']} | {v['crud_p99']} | {v['refusal_p99']} | "
+                     f"{v['goodput']} | {v['crud_all_200']} | {v['only_200_429_503']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _texts_line(texts: dict[str, Any] | None) -> str:
+    if not texts:
+        return "the stored post's template text (the real-article sample could not be had)"
+    words = texts["words_in_sample"]
+    return (f"{texts['sampled']} of {texts['of']} real news articles ({texts['source']}, seed {texts['seed']}), "
+            f"words min {words['min']:g} / median {words['median']:g} / p90 {words['p90']:g} / max {words['max']:g}")
+
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.overload", description=__doc__.splitlines()[0])
+    parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--guards", nargs="+", default=list(GUARDS), choices=GUARDS)
+    parser.add_argument("--profile", default="default", help="bench/config.toml profile for the service settings")
+    parser.add_argument("--ai-clients", type=int, default=Plan.ai_clients)
+    parser.add_argument("--crud-rate", type=float, default=Plan.crud_rate)
+    parser.add_argument("--knee-s", type=float, default=Plan.knee_s)
+    parser.add_argument("--overload-s", type=float, default=Plan.overload_s)
+    parser.add_argument("--out", type=Path, default=Path("results/overload"))
+    parser.add_argument("--markdown", type=Path, help="also write the table here (e.g. docs/overload.md)")
+    args = parser.parse_args(argv)
+    # Installed explicitly: a run started from a script (`cmd &`) inherits SIGINT ignored; SIGTERM stops it alike.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    svc = load_config(profile=args.profile).services
+    try:
+        texts_file, texts = corpus.prepare()
+    except corpus.CorpusUnavailable as exc:
+        print(f"WARNING: no real articles ({exc}); AI requests carry the stored post's template text", file=sys.stderr)
+        texts_file, texts = "", None
+    plan = Plan(ai_clients=args.ai_clients, crud_rate=args.crud_rate, knee_s=args.knee_s, overload_s=args.overload_s,
+                texts_file=str(texts_file))
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"), "commit": _commit(), "plan": dataclasses.asdict(plan),
+        "services": dataclasses.asdict(svc), "request_texts": texts, "configs": [],
+    }
+    try:
+        for framework in args.frameworks:
+            for mode in args.modes:
+                for guard in args.guards:
+                    report["configs"].append(run_config(framework, mode, guard, svc, plan, args.out))
+                    (args.out / "overload.json").write_text(json.dumps(report, indent=1))
+    except KeyboardInterrupt:
+        print("interrupted: stopping every service; the configs measured so far are kept", file=sys.stderr)
+        return 130
+    finally:
+        stop_all()
+        table = markdown(report)
+        (args.out / "overload.md").write_text(table)
+        if args.markdown:
+            args.markdown.write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
