@@ -196,3 +196,30 @@ def test_failed_model_load_exits_non_zero():
             raise OSError("weights not found")
 
     assert asyncio.run(asyncio.wait_for(serve(settings(), engine=BrokenEngine()), WAIT_S)) == 1
+
+
+def test_a_call_that_would_miss_its_deadline_is_refused_at_admission():
+    engine = HoldableEngine()
+
+    async def scenario(server, channel, engine):
+        await wait_serving(server)
+        stub = pb_grpc.InferenceStub(channel)
+        batcher = server.batchers[Task.TITLE]
+        batcher._batch_seconds = 2.0  # as measured: one title batch takes 2 s
+        engine.release.clear()
+        running = asyncio.ensure_future(stub.Title(pb.TextBatch(texts=["first"]), timeout=10))
+        await asyncio.to_thread(engine.computing.wait, WAIT_S)
+        queued = asyncio.ensure_future(stub.Title(pb.TextBatch(texts=["second"]), timeout=10))
+        while batcher.depth < 1:
+            await asyncio.sleep(0.01)
+        # One batch queued (2 s) plus its own (2 s) is past a 3 s deadline: refused now, not timed out later.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Title(pb.TextBatch(texts=["third"]), timeout=3)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert dict(caught.value.trailing_metadata())["retry-after-s"] == "2"
+        engine.release.set()
+        await running
+        await queued
+        assert ["third"] not in [texts for _, texts in engine.batches]
+
+    run_with_server(scenario, engine)

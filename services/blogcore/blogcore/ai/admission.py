@@ -10,6 +10,7 @@ admitting it would cost a model run whose answer nobody gets.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import socket
 import threading
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 from blogcore.ai.backend import AIClientGone, AIOverloaded, ClientGoneCheck, Task, never_gone
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # A new service-time sample weighs this much against the running average: recent enough to follow a change of
 # load within a few requests, smooth enough that one slow request does not close the doors.
@@ -40,6 +42,30 @@ class ServiceTimes:
     def expected(self, task: str) -> float:
         """The average, or 0 before the first sample: an unmeasured task is never refused for time."""
         return self._seconds.get(task, 0.0)
+
+
+class ThrottledLog:
+    """One warning per reason at most every `every_s`, saying how many happened since: an overload refusing
+    hundreds of requests a second must show in the log without flooding it."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 10.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def warning(self, reason: str, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._count[reason] = self._count.get(reason, 0) + 1
+            if now - self._last.get(reason, float("-inf")) < self.every_s:
+                return
+            count, self._count[reason], self._last[reason] = self._count[reason], 0, now
+        self.logger.warning("%s (%d since the last such line)", message, count)
+
+
+refusals = ThrottledLog(log)
 
 
 def retry_after_s(seconds: float) -> int:
@@ -73,10 +99,9 @@ class DeadlineQueue:
         with self._lock:
             wait = self._expected_wait_s()
             if wait + own > budget_s:
-                raise AIOverloaded(
-                    f"the {task} queue needs about {wait + own:.1f} s, more than the {budget_s:g} s deadline allows",
-                    retry_after_s=retry_after_s(wait),
-                )
+                message = f"the {task} queue needs about {wait + own:.1f} s, more than the {budget_s:g} s deadline allows"
+                refusals.warning("deadline", f"AI request refused: {message}")
+                raise AIOverloaded(message, retry_after_s=retry_after_s(wait))
             self._next_ticket += 1
             self._pending[self._next_ticket] = own
             return self._next_ticket
@@ -102,12 +127,15 @@ class Bulkhead:
     @contextmanager
     def place(self) -> Iterator[None]:
         with self._lock:
-            if self._held >= self.size:
-                raise AIOverloaded(
-                    f"this worker already serves {self._held} AI requests, its limit; other routes are unaffected",
-                    retry_after_s=retry_after_s(self._request_seconds),
-                )
-            self._held += 1
+            full = self._held >= self.size
+            if not full:
+                self._held += 1
+        if full:
+            refusals.warning("bulkhead", f"AI request refused: the worker's AI bulkhead ({self.size}) is full")
+            raise AIOverloaded(
+                f"this worker already serves {self.size} AI requests, its limit; other routes are unaffected",
+                retry_after_s=retry_after_s(self._request_seconds),
+            )
         started = time.monotonic()
         try:
             yield

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from blogcore.ai.admission import raise_if_gone
+from blogcore.ai.admission import ThrottledLog, raise_if_gone
 from blogcore.ai.backend import (
     AIBackend,
     ClientGoneCheck,
@@ -64,6 +64,10 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Calls are not idempotent-cheap (a retried summary costs a second model run): the API decides, not gRPC.
     ("grpc.enable_retries", 0),
 )
+
+# An outage, a missed deadline or a refusal by the service is logged (throttled); other codes are the caller's error.
+_LOGGED_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+failures = ThrottledLog(log)
 
 _METHOD_NAMES = {Task.SUMMARIZE: "Summarize", Task.SENTIMENT: "Sentiment", Task.TITLE: "Title", Task.TAGS: "Tags"}
 
@@ -139,7 +143,10 @@ def _retry_after(trailing: Sequence[tuple[str, Any]] | None) -> int:
 
 def _error_from_rpc(error: grpc.RpcError) -> AIError:
     if isinstance(error, grpc.Call | grpc.aio.AioRpcError):
-        return error_for_status(error.code(), error.details(), error.trailing_metadata())
+        code = error.code()
+        if code in _LOGGED_CODES:
+            failures.warning(code.name, f"inference call failed: {code.name} ({(error.details() or '').strip()})")
+        return error_for_status(code, error.details(), error.trailing_metadata())
     return AIError("inference failed")
 
 

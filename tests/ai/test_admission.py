@@ -1,0 +1,72 @@
+"""blogcore.ai.admission: the bulkhead, deadline-aware admission, the client-gone check and throttled logging."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from blogcore.ai.admission import Bulkhead, DeadlineQueue, ServiceTimes, ThrottledLog, socket_client_gone
+from blogcore.ai.backend import AIOverloaded, Task
+
+
+def test_service_times_follow_a_change_of_load_smoothly() -> None:
+    times = ServiceTimes()
+    assert times.expected("title") == 0.0  # unmeasured: never refused for time
+    times.observe("title", 1.0)
+    assert times.expected("title") == 1.0
+    times.observe("title", 2.0)
+    assert 1.0 < times.expected("title") < 2.0
+
+
+def test_the_queue_admits_while_the_work_ahead_leaves_time() -> None:
+    times = ServiceTimes()
+    times.observe("summarize", 4.0)
+    queue = DeadlineQueue(concurrency=2, times=times)
+    first, second = queue.admit(Task.SUMMARIZE, 10.0), queue.admit(Task.SUMMARIZE, 10.0)  # both start at once
+    third = queue.admit(Task.SUMMARIZE, 10.0)  # 8 s of work over 2 slots ahead: 4 s wait + 4 s = 8 s <= 10 s
+    with pytest.raises(AIOverloaded) as refused:  # 12 s over 2 slots: 6 s wait + 4 s = 10 s > 9 s
+        queue.admit(Task.SUMMARIZE, 9.0)
+    assert refused.value.headers["Retry-After"] == "6"
+    queue.leave(third)
+    assert queue.admit(Task.SUMMARIZE, 9.0)  # room again once a call left
+    queue.leave(first)
+    queue.leave(second)
+    queue.leave(None)  # a call admitted without the guard holds no ticket
+
+
+def test_a_full_bulkhead_refuses_with_the_recent_request_time_as_retry_after() -> None:
+    bulkhead = Bulkhead(1)
+    with bulkhead.place():
+        pass  # a request of ~0 s: Retry-After is still at least one second
+    with bulkhead.place():
+        with pytest.raises(AIOverloaded) as refused:
+            with bulkhead.place():
+                pass
+        assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "1"
+    assert bulkhead.held == 0
+
+
+def test_socket_client_gone_sees_a_closed_peer_but_not_a_waiting_one() -> None:
+    server, client = socket.socketpair()
+    with server, client:
+        gone = socket_client_gone(server)
+        assert not gone()
+        client.sendall(b"next pipelined request")
+        assert not gone()  # data waiting is a live client; the peek consumed nothing
+        assert server.recv(100) == b"next pipelined request"
+        client.close()
+        assert gone()
+    assert not socket_client_gone(None)()
+
+
+def test_throttled_log_says_how_many_it_folded(caplog: pytest.LogCaptureFixture) -> None:
+    throttled = ThrottledLog(logging.getLogger("test.throttled"), every_s=3600)
+    with caplog.at_level(logging.WARNING, logger="test.throttled"):
+        for _ in range(5):
+            throttled.warning("bulkhead", "refused")
+        throttled.warning("deadline", "late")
+    assert [r.getMessage() for r in caplog.records] == [
+        "refused (1 since the last such line)", "late (1 since the last such line)"
+    ]
