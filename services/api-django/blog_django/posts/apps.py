@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.conf import settings
 
-from blogcore import handlers, metrics
+from blogcore import contract, handlers, metrics
 from blogcore.ai import AIBackend
 
 FRAMEWORK = "django"
@@ -16,6 +16,9 @@ class PostsConfig(AppConfig):
     label = "posts"
     default_auto_field = "django.db.models.BigAutoField"
     backend: AIBackend | None = None
+
+    def ready(self) -> None:
+        contract.configure(settings.BLOG_API_SETTINGS)
 
     def open_backend(self) -> AIBackend:
         if self.backend is None:
