@@ -148,7 +148,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
             # A fresh random key per run: Django refuses to start without one and none is ever committed.
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             **svc.api_env,
         }
         start_sh = SERVICE_DIRS[framework] / "start.sh"

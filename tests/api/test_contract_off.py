@@ -167,6 +167,9 @@ BAD_BODIES = [
     pytest.param(b'{"title": 5, "body": "b"}', 422, "validation_error", "title", id="int-title"),
     pytest.param(b'{"title": null, "body": "b"}', 422, "validation_error", "title", id="null-title"),
     pytest.param(b'{"title": "   ", "body": "b"}', 422, "validation_error", "title", id="blank-title"),
+    pytest.param(b'{"title": "\\u00a0\\t", "body": "b"}', 422, "validation_error", "title", id="unicode-blank-title"),
+    pytest.param(b'{"title": "t", "body": "b", "tags": ["ok", "  "]}', 422, "validation_error", "tags.1", id="blank-tag"),
+    pytest.param(b'{"title": "t", "body": null}', 422, "validation_error", "body", id="null-body"),
     pytest.param(
         json.dumps({"title": "x" * 201, "body": "b"}).encode(), 422, "validation_error", "title", id="long-title"
     ),
@@ -286,7 +289,10 @@ def test_ai_is_disabled(client: httpx.Client, path: str) -> None:
         ({}, 422, "validation_error", None),
         ({"text": ""}, 422, "validation_error", "text"),
         ({"text": 5}, 422, "validation_error", "text"),
-        ({"text": None}, 422, "validation_error", None),
+        ({"text": None}, 422, "validation_error", "text"),
+        ({"post_id": 1, "text": None}, 422, "validation_error", "text"),
+        ({"text": "a", "post_id": None}, 422, "validation_error", "post_id"),
+        ({"post_id": 999_999_999.0}, 404, "not_found", None),
         ({"post_id": "1"}, 422, "validation_error", "post_id"),
         ({"post_id": 0}, 422, "validation_error", "post_id"),
         ({"post_id": 1.5}, 422, "validation_error", "post_id"),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from api.openapi_check import check, spec
 from blogcore import contract, errors
+from blogcore.settings import APISettings
 
 
 @pytest.mark.parametrize(
@@ -96,3 +100,81 @@ def test_openapi_schemas_reject_what_the_models_reject() -> None:
     with pytest.raises(Exception):
         check({"task": "tags", "tags": [], "meta": {"mode": "remote", "model": "m", "source": "synthetic",
                "synthetic_weights": True, "input_truncated": False, "max_input_tokens": 8}}, "TagsResponse")
+
+
+# ---- the document and the models agree on the edges a fuzzer probes ------------------------------------------------
+
+ALL_CHARACTERS = [chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000]
+
+
+def test_the_not_blank_pattern_is_the_documents_and_means_what_strip_means() -> None:
+    create = spec()["components"]["schemas"]["PostCreate"]["properties"]
+    assert create["title"]["pattern"] == create["tags"]["items"]["pattern"] == contract.NOT_BLANK_PATTERN
+    # Python's re and the Rust engine schemathesis validates with must both read it as str.isspace() does.
+    import jsonschema_rs
+
+    pattern = re.compile(contract.NOT_BLANK_PATTERN)
+    rust = jsonschema_rs.validator_for({"type": "string", "pattern": contract.NOT_BLANK_PATTERN})
+    whitespace = {char for char in ALL_CHARACTERS if char.isspace()}
+    assert {char for char in ALL_CHARACTERS if not pattern.search(char)} == whitespace
+    assert {char for char in ALL_CHARACTERS if not rust.is_valid(char)} == whitespace
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"title": " \\u00a0\\u3000 ", "body": "b"}', "title"),
+        (b'{"title": "t", "body": "b", "tags": ["a", "\\t"]}', "tags.1"),
+        (b'{"title": "t", "body": null}', "body"),
+        (b'{"title": "t", "body": "b", "tags": null}', "tags"),
+        # Lengths are the document's: counted on the string as sent, before stripping.
+        (b'{"title": " ' + b"x" * 200 + b'", "body": "b"}', "title"),
+    ],
+)
+def test_posts_refuse_what_the_document_refuses(raw: bytes, field: str) -> None:
+    with pytest.raises(errors.ValidationFailed) as caught:
+        contract.parse_body(contract.PostCreate, raw)
+    assert caught.value.field == field
+    with pytest.raises(Exception):
+        check(json.loads(raw), "PostCreate")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"post_id": 1, "text": null}', "text"),
+        (b'{"text": "a", "post_id": null}', "post_id"),
+        (b'{"post_id": 1.5}', "post_id"),
+        (b'{"post_id": true}', "post_id"),
+        (b'{"post_id": 0.0}', "post_id"),
+    ],
+)
+def test_ai_request_refuses_null_and_fractions(raw: bytes, field: str) -> None:
+    with pytest.raises(errors.ValidationFailed) as caught:
+        contract.parse_body(contract.AIRequest, raw)
+    assert caught.value.field == field
+    with pytest.raises(Exception):
+        check(json.loads(raw), "AIRequest")
+
+
+def test_integral_numbers_are_integers_as_in_json_schema() -> None:
+    check({"post_id": 5832.0}, "AIRequest")
+    request = contract.parse_body(contract.AIRequest, b'{"post_id": 5832.0}')
+    assert request.post_id == 5832 and type(request.post_id) is int
+
+
+def test_max_text_chars_limits_bodies_and_ai_texts() -> None:
+    contract.configure(APISettings(max_text_chars=10))
+    try:
+        assert contract.parse_body(contract.AIRequest, b'{"text": "0123456789"}').text == "0123456789"
+        for model, raw, field in (
+            (contract.AIRequest, b'{"text": "0123456789x"}', "text"),
+            (contract.PostCreate, b'{"title": "t", "body": "0123456789x"}', "body"),
+            (contract.PostUpdate, b'{"title": "t", "body": "0123456789x"}', "body"),
+        ):
+            with pytest.raises(errors.ValidationFailed, match="at most 10 characters \\(MAX_TEXT_CHARS\\)") as caught:
+                contract.parse_body(model, raw)
+            assert caught.value.field == field
+    finally:
+        contract.configure(APISettings())
+    assert contract.parse_body(contract.AIRequest, b'{"text": "0123456789x"}').text == "0123456789x"

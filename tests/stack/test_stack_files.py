@@ -81,6 +81,17 @@ def test_secrets_are_required_and_have_no_default(compose):
     assert re.search(r"^GF_ADMIN_PASSWORD=$", env_example, re.M)
 
 
+
+def test_django_allowed_hosts_is_the_variable_django_reads(compose):
+    # Django reads DJANGO_ALLOWED_HOSTS (blog_django/settings.py); a bare ALLOWED_HOSTS would be silently ignored.
+    settings = (REPO / "services/api-django/blog_django/settings.py").read_text()
+    assert 'os.environ.get("DJANGO_ALLOWED_HOSTS"' in settings
+    hosts = compose["services"]["api-django"]["environment"]["DJANGO_ALLOWED_HOSTS"]
+    # Prometheus scrapes the service by its compose name, so that name must be allowed.
+    assert "api-django" in hosts
+    for path in ("docker-compose.yml", "bench/services.py", "bench/inference_figures.py", ".env.example"):
+        assert not re.search(r"(?<!DJANGO_)ALLOWED_HOSTS", (REPO / path).read_text()), path
+
 def test_grafana_is_optional_and_provisioned(compose):
     grafana = compose["services"]["grafana"]
     assert grafana["profiles"] == ["grafana"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -128,6 +129,8 @@ class AITaskView(ApiView):
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Requests Django itself rejects (a Host outside ALLOWED_HOSTS, for one)."""
+    if isinstance(exception, DisallowedHost):
+        return error_response(errors.BadRequest("the Host header is not one this service answers for", field="Host"))
     return error_response(handlers.http_error(400))
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from blog_fastapi.middleware import BodyLimitMiddleware, MetricsMiddleware
 from blogcore import contract, errors, handlers, metrics
@@ -158,9 +159,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return _error_response(error)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    # Starlette names only the first route that matched the path; each method is its own route here.
+    methods = {
+        method
+        for route in router.routes
+        if route.matches(request.scope)[0] is not Match.NONE
+        for method in getattr(route, "methods", None) or ()
+    }
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    allow = (exc.headers or {}).get("Allow")
+    allow = _allowed_methods(request) if exc.status_code == 405 else None
     return _error_response(handlers.http_error(exc.status_code), {"Allow": allow} if allow else None)
 
 
@@ -172,6 +184,7 @@ def create_app(settings: APISettings | None = None) -> FastAPI:
     """A FastAPI app with its own storage engine and AI backend; no docs or OpenAPI routes are served."""
     settings = settings or APISettings()
     metrics.configure(FRAMEWORK, settings)
+    contract.configure(settings)
     ai = open_ai(settings)
 
     @asynccontextmanager

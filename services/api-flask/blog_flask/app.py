@@ -169,6 +169,7 @@ def create_app(settings: APISettings | None = None) -> Flask:
     """A Flask app with its own storage engine and AI backend."""
     settings = settings or APISettings()
     metrics.configure(FRAMEWORK, settings)
+    contract.configure(settings)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False

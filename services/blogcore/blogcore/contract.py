@@ -10,14 +10,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from blogcore import errors
+from blogcore.settings import APISettings
 
 # The written contract, the single source of truth that these models and every framework must agree with.
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 
 TITLE_MAX_CHARS = 200
+# The default of MAX_TEXT_CHARS, the longest post body or AI text, and the maxLength that openapi.yaml states.
 BODY_MAX_CHARS = 100_000
 TAG_MAX_CHARS = 40
 TAGS_MAX = 10
@@ -27,9 +39,60 @@ AI_TASKS = ("summarize", "sentiment", "title", "tags")
 # Ids are SQLite's signed 64-bit integers; a larger id can never exist.
 MAX_POST_ID = 2**63 - 1
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX_CHARS)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=TAG_MAX_CHARS)]
+# What openapi.yaml requires of a title or a tag: one character that is not whitespace, whitespace being exactly
+# what str.isspace() and str.strip() see. It is spelled out because "\\S" means slightly different sets to the
+# regex engines that read the document (ECMA, Python, Rust's jsonschema-rs).
+NOT_BLANK_PATTERN = r"[^\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+_max_text_chars = BODY_MAX_CHARS
+
+
+def configure(settings: APISettings) -> None:
+    """Apply this service's MAX_TEXT_CHARS to every body and text validated from now on (once, at start-up)."""
+    global _max_text_chars
+    _max_text_chars = settings.max_text_chars
+
+
+def _within_text_limit(value: str) -> str:
+    if len(value) > _max_text_chars:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters (MAX_TEXT_CHARS)",
+            {"max_length": _max_text_chars},
+        )
+    return value
+
+
+def _stripped_not_blank(value: str) -> str:
+    # Lengths are checked on the string as sent, as openapi.yaml states them; "not blank" is its NOT_BLANK_PATTERN.
+    stripped = value.strip()
+    if not stripped:
+        raise PydanticCustomError("string_blank", "String should contain a character that is not whitespace")
+    return stripped
+
+
+def _not_null(value: Any) -> Any:
+    # An optional field may be left out, but null is not one of its types in openapi.yaml.
+    if value is None:
+        raise PydanticCustomError("not_null", "Input should not be null; leave the field out instead")
+    return value
+
+
+def _integral_number(value: Any) -> Any:
+    # JSON Schema counts 5832.0 as an integer, so the contract does too; 1.5 still fails as strict ints do.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX_CHARS), AfterValidator(_stripped_not_blank)]
+Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_within_text_limit)]
+Body = Text
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=TAG_MAX_CHARS), AfterValidator(_stripped_not_blank),
+    AfterValidator(str.lower),
+]
+PostId = Annotated[int, BeforeValidator(_integral_number), Field(ge=1, le=MAX_POST_ID)]
 
 
 class _Strict(BaseModel):
@@ -68,8 +131,8 @@ class PageQuery(BaseModel):
 class AIRequest(_Strict):
     """Either raw text or the id of a stored post, never both."""
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX_CHARS)] | None = None
-    post_id: Annotated[int, Field(ge=1, le=MAX_POST_ID)] | None = None
+    text: Annotated[Text | None, BeforeValidator(_not_null)] = None
+    post_id: Annotated[PostId | None, BeforeValidator(_not_null)] = None
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> "AIRequest":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.conf import settings
 
-from blogcore import metrics
+from blogcore import contract, metrics
 from blogcore.ai_routes import AIRoutes, open_ai
 
 FRAMEWORK = "django"
@@ -16,6 +16,9 @@ class PostsConfig(AppConfig):
     label = "posts"
     default_auto_field = "django.db.models.BigAutoField"
     ai: AIRoutes | None = None
+
+    def ready(self) -> None:
+        contract.configure(settings.BLOG_API_SETTINGS)
 
     def open_ai(self) -> AIRoutes:
         if self.ai is None:

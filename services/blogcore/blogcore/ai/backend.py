@@ -79,11 +79,18 @@ class AIDisabled(AIError):
     status, code = 503, "ai_disabled"
 
 
-class AINotReady(AIError):
+class _RetrySoon(AIError):
+    """A passing 503 (warming up, reconnecting): worth a retry in a second, unlike AI that is switched off."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, headers={"Retry-After": "1"}, **kwargs)
+
+
+class AINotReady(_RetrySoon):
     status, code = 503, "ai_not_ready"
 
 
-class AIUnavailable(AIError):
+class AIUnavailable(_RetrySoon):
     status, code = 503, "ai_unavailable"
 
 
