@@ -74,6 +74,8 @@ class APISettings(ModelSettings):
     ai_max_queue: int = Field(16, ge=0, le=10_000)
 
     log_level: str = "INFO"
+    # One access-log line per request (ACCESS_LOG=on|off), written by gunicorn for all three frameworks.
+    access_log: bool = True
 
     @field_validator("inference_addr")
     @classmethod
