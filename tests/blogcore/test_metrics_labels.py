@@ -40,6 +40,8 @@ def test_normalise_route(rule: str | None, label: str) -> None:
         ("/posts", "/posts"),
         ("/posts/", "unmatched"),
         ("/posts/abc", "unmatched"),
+        ("/posts/9223372036854775807", "/posts/{post_id}"),
+        ("/posts/" + "9" * 20, "unmatched"),  # no router takes more digits than a 64-bit id has
         ("/ai/tags", "/ai/tags"),
         ("/ai/tags/x", "unmatched"),
         ("/", "unmatched"),

@@ -26,6 +26,9 @@ PAGE_SIZE_MAX = 100
 AI_TASKS = ("summarize", "sentiment", "title", "tags")
 # Ids are SQLite's signed 64-bit integers; a larger id can never exist.
 MAX_POST_ID = 2**63 - 1
+# The post_id path segment every framework's router accepts: at most as many digits as MAX_POST_ID, so a longer
+# one is an unknown route (404) everywhere instead of reaching int() (which refuses over 4300 digits: a 500).
+POST_ID_PATH_REGEX = "[0-9]{1,%d}" % len(str(MAX_POST_ID))
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=BODY_MAX_CHARS)]

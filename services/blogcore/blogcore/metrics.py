@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from blogcore import contract
 from blogcore.memory import ServiceMemoryCollector
 from blogcore.settings import APISettings
 
@@ -82,7 +83,8 @@ AI_TASK_DURATION = Histogram(
 _ANGLE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _BRACE_CONVERTER = re.compile(r"\{([^{}:]+):[^{}]+\}")
 _TEMPLATE_PATTERNS = tuple(
-    (template, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", r"[0-9]+", re.escape(template)) + "$"))
+    # The routers' own post_id pattern: a path no router matched (too many digits) is unmatched here too.
+    (template, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", contract.POST_ID_PATH_REGEX, re.escape(template)) + "$"))
     for template in ROUTE_TEMPLATES
 )
 
