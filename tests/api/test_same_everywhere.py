@@ -43,6 +43,7 @@ REQUESTS: list[tuple[str, str, bytes | None, dict[str, str]]] = [
     ("POST", "/posts", b'{"title": "t"}', JSON),
     ("POST", "/posts", b'{"title": "t", "body": "b", "extra": 1}', JSON),
     ("POST", "/posts", b'{"title": "t", "body": "b", "tags": ["ok", 3]}', JSON),
+    ("POST", "/posts", b'{"title": "t", "body": "b", "tags": "x"}', JSON),
     ("POST", "/posts", b'{"title": "t", "body": "b"}', {"content-type": "text/plain"}),
     ("POST", "/posts", b'{"title": "t", "body": "b"}', {}),
     ("PUT", "/posts/999", b'{"title": "t", "body": "b"}', JSON),

@@ -127,3 +127,18 @@ def test_http_errors_use_the_contract_codes() -> None:
     assert handlers.http_error(413).headers == {"Connection": "close"}
     assert (handlers.http_error(500).status, handlers.http_error(500).code) == (500, "internal_error")
     assert (handlers.http_error(418).status, handlers.http_error(418).code) == (418, "http_error")
+
+
+def test_scores_are_rounded_alike_on_every_path() -> None:
+    """A remote score arrives as float32 (0.2551000118255615); in-process rounds to 0.2551: bodies show the same."""
+    import numpy as np
+
+    noisy = float(np.float32(0.2551))
+    assert noisy != 0.2551
+    backend = ScriptedBackend()
+    sentiment = handlers.task_body(backend, Task.SENTIMENT, Sentiment(2, noisy))
+    tags = handlers.task_body(backend, Task.TAGS, Tags((("python", noisy),)))
+    enriched = handlers._enrichment(backend, {**RESULTS, Task.SENTIMENT: Sentiment(2, noisy),
+                                              Task.TAGS: Tags((("python", noisy),))})
+    assert sentiment["score"] == tags["tags"][0]["score"] == 0.2551
+    assert enriched["sentiment"]["score"] == enriched["predicted_tags"][0]["score"] == 0.2551
