@@ -258,11 +258,11 @@ def _hub_failure(task: Task, model_id: str, exc: Exception) -> ModelUnavailable:
         f"MODEL_SOURCE=hub cannot load the {task} model {model_id!r} ({type(exc).__name__}: {cause}). "
         f"Offline or no Hugging Face hub? Use MODEL_SOURCE=synthetic (no download, meaningless text) or "
         f"MODEL_SOURCE=auto (the hub where it can, else synthetic), set HF_HUB_OFFLINE=1 once the models are in "
-        f"the cache (HF_HOME), or set {spec_override_env(task)} to a local model directory."
+        f"the cache (HF_HOME), or set {override_variable(task)} to a local model directory."
     )
 
 
-def spec_override_env(task: Task) -> str:
+def override_variable(task: Task) -> str:
     """The environment variable that overrides one task's model."""
     return {Task.SUMMARIZE: "SUMMARY_MODEL", Task.SENTIMENT: "SENTIMENT_MODEL", Task.TITLE: "TITLE_MODEL"}.get(
         task, "TAGGER_PATH"
