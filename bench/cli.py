@@ -29,8 +29,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     runner = Runner(config, Path(args.out), run_id=args.run_id)
-    # SIGTERM (e.g. from a CI timeout) stops the run like Ctrl-C: nothing may be left running.
+    # SIGTERM (e.g. from a CI timeout) stops the run like Ctrl-C: nothing may be left running. SIGINT is
+    # installed explicitly too: Python leaves it ignored when started with it ignored (`cmd &` in a script, nohup).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     started = time.monotonic()
     try:
         runner.run()

@@ -14,6 +14,10 @@ from bench.intervals import Interval, separated
 _NO_INTERVAL = Interval(None, None, None, 0, "none")
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
+# Profile tiny (the quick run and the tests) has neither the real architectures' sizes nor their cost.
+TINY_NOTE = ("profile `tiny` runs miniature test models (a few layers, small vocabularies), not the real "
+             "architectures and sizes: latency and memory here say nothing about the real models, only that the "
+             "whole pipeline works")
 
 
 def _models_line(result: dict[str, Any]) -> list[str]:
@@ -33,7 +37,9 @@ def _models_line(result: dict[str, Any]) -> list[str]:
     if ids:
         lines.append("Loaded (as the services reported on /ready): " + ", ".join(f"{t}: `{m}`" for t, m in ids.items()) + ".")
     sources = " ".join(ids.values()) + " " + models["model_source"]
-    if "synthetic" in sources:
+    if models["model_profile"] == "tiny":
+        lines.append(f"**Note:** {TINY_NOTE}.")
+    elif "synthetic" in sources:
         lines.append(f"**Note:** {SYNTHETIC_NOTE}.")
     return lines
 

@@ -87,7 +87,7 @@ class ApiServer:
 
 def start_api(
     framework: str,
-    env: Mapping[str, str] | None,
+    env: Mapping[str, str | None] | None,
     workdir: Path,
     *,
     workers: int = 1,
@@ -95,7 +95,8 @@ def start_api(
     ready_path: str = "/health",
     timeout_s: float = START_TIMEOUT_S,
 ) -> ApiServer:
-    """Start one framework's server with env on top of this process's environment; wait until all its workers run."""
+    """Start one framework's server with env on top of this process's environment (None unsets a variable); wait
+    until all its workers run."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     full_env = {
@@ -114,6 +115,8 @@ def start_api(
         "LOG_LEVEL": "WARNING",
         **(env or {}),
     }
+    # None in env removes a variable: an empty one is not the same as none (prometheus_client tests presence).
+    full_env = {key: value for key, value in full_env.items() if value is not None}
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -142,7 +145,7 @@ def start_api(
 
 
 @contextlib.contextmanager
-def running_api(framework: str, env: Mapping[str, str] | None, workdir: Path, **options: object) -> Iterator[ApiServer]:
+def running_api(framework: str, env: Mapping[str, str | None] | None, workdir: Path, **options: object) -> Iterator[ApiServer]:
     """start_api for a with-block (or a yield fixture): the server is stopped however the block ends."""
     server = start_api(framework, env, workdir, **options)  # type: ignore[arg-type]
     try:

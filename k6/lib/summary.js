@@ -1,4 +1,4 @@
-// End of test: the full summary as JSON (SUMMARY_JSON) for the benchmark runner, and a short text summary on stdout.
+// End of test: the full summary as JSON (only where SUMMARY_JSON names a file) for the benchmark runner, and a short text summary on stdout.
 import { settings } from './config.js';
 
 function fmtMs(value) {
@@ -35,8 +35,7 @@ export function textSummary(data) {
 }
 
 export function handleSummary(data) {
-  return {
-    stdout: textSummary(data),
-    [settings.summaryJson]: JSON.stringify(data, null, 1),
-  };
+  const outputs = { stdout: textSummary(data) };
+  if (settings.summaryJson) outputs[settings.summaryJson] = JSON.stringify(data, null, 1);
+  return outputs;
 }

@@ -60,9 +60,16 @@ def test_hub_path_loads_a_saved_model_directory_offline(tmp_path, tiny_settings,
         assert engine.run_batch(task, texts) == tiny_engine.run_batch(task, texts)
 
 
-def test_hub_source_fails_loudly_on_a_model_it_cannot_get(tiny_settings):
-    with pytest.raises(OSError):
+def test_hub_source_fails_loudly_on_a_model_it_cannot_get(tiny_settings, caplog):
+    with caplog.at_level(logging.ERROR, logger="blogcore.ai.models"), pytest.raises(OSError) as caught:
         load_task_model(tiny_settings(model_source="hub", summary_model="no-such-org/no-such-model"), Task.SUMMARIZE)
+    message = str(caught.value)
+    assert "no-such-org/no-such-model" in message
+    for fix in ("MODEL_SOURCE=synthetic", "MODEL_SOURCE=auto", "HF_HUB_OFFLINE=1", "SUMMARY_MODEL"):
+        assert fix in message, fix
+    assert caught.value.__suppress_context__, "the raw transformers traceback is not the user's business"
+    errors_logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors_logged == [message]
 
 
 def test_auto_falls_back_to_synthetic_with_a_warning(tiny_settings, caplog):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -44,16 +45,60 @@ def test_workers_are_aggregated_and_preload_works(framework: str, tmp_path: Path
         server.stop()
 
 
-def test_conf_makes_and_removes_its_own_metrics_dir(tmp_path: Path) -> None:
-    env = {"INFERENCE_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": ""}
-    server = start_api("flask", env, tmp_path)
+def _series(text: str, name: str) -> list[dict[str, str]]:
+    return [sample.labels for family in text_string_to_metric_families(text) for sample in family.samples
+            if sample.name == name]
+
+
+@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+def test_started_as_the_readme_says_metrics_carry_request_and_ai_series(framework: str, tmp_path: Path) -> None:
+    """No PROMETHEUS_MULTIPROC_DIR (the README sets none): the conf makes one, and traffic shows up in /metrics."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"INFERENCE_MODE": "off", "PROMETHEUS_MULTIPROC_DIR": None, "HOME": str(home), "XDG_RUNTIME_DIR": None}
+    server = start_api(framework, env, tmp_path)
     try:
         made = [d for d in Path("/tmp").glob(f"blog-metrics-{server.base_url.rsplit(':', 1)[1]}-*")]
         assert len(made) == 1 and made[0].is_dir()
-        assert httpx.get(server.url("/metrics")).status_code == 200
+        created = httpx.post(server.url("/posts"), json={"title": "t", "body": "b"})
+        assert created.status_code == 201
+        assert httpx.get(server.url(f"/posts/{created.json()['id']}")).status_code == 200
+        assert httpx.post(server.url("/ai/tags"), json={"text": "hello"}).status_code == 503
+        text = httpx.get(server.url("/metrics")).text
+        assert _sample(text, "http_requests_total", framework=framework, route="/posts", method="POST",
+                       status="201") == 1
+        assert _sample(text, "http_requests_total", route="/posts/{post_id}", method="GET", status="200") == 1
+        assert _sample(text, "http_request_duration_seconds_count", route="/posts", method="POST") == 1
+        assert _sample(text, "ai_task_duration_seconds_count", framework=framework, task="tags") == 1
+        assert any(labels.get("route") == "/metrics" for labels in _series(text, "http_requests_in_progress"))
+        # Each master would otherwise claim the one per-user control socket, ~/.gunicorn/gunicorn.ctl.
+        assert not (home / ".gunicorn").exists()
     finally:
         server.stop()
     assert not made[0].exists()
+
+
+@pytest.mark.parametrize("access_log", ["on", "off"])
+@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+def test_access_log_has_one_line_per_request_and_one_switch(framework: str, access_log: str, tmp_path: Path) -> None:
+    env = {"INFERENCE_MODE": "off"} if access_log == "on" else {"INFERENCE_MODE": "off", "ACCESS_LOG": "off"}
+    server = start_api(framework, env, tmp_path)
+    try:
+        marker = f"probe-{framework}-{access_log}"
+        for _ in range(3):
+            assert httpx.get(server.url(f"/health?{marker}")).status_code == 200
+        assert httpx.get(server.url(f"/posts/424242?{marker}")).status_code == 404
+        deadline = time.monotonic() + 5
+        expected = 4 if access_log == "on" else 0
+        while True:
+            lines = [line for line in server.log().splitlines() if marker in line]
+            if len(lines) >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(lines) == expected, server.log()[-2000:]
+        assert sum(" 404" in line for line in lines) == (1 if access_log == "on" else 0)
+    finally:
+        server.stop()
 
 
 def test_bad_settings_stop_the_master(tmp_path: Path) -> None:

@@ -120,3 +120,16 @@ def test_without_texts_the_scripts_warn_and_fall_back_to_stored_posts(fake_api, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "AI_TEXTS not set" in proc.stdout + proc.stderr
     assert "ai_text_words" not in summary["metrics"] or not summary["metrics"]["ai_text_words"]["values"].get("count")
+
+
+def test_no_summary_file_unless_one_is_asked_for(fake_api, tmp_path):
+    """The README's k6 command, run from the repository root, must not leave k6-summary.json there."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "K6_NO_USAGE_REPORT": "true", "DURATION": "1s",
+           "RATE": "5", "SEED_POSTS": "1", "BASE_URL": fake_api["on"]}
+    proc = subprocess.run([k6_binary(), "run", "--quiet", "--no-color", str(K6_DIR / "crud.js")], env=env,
+                          cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "all thresholds passed" in proc.stdout
+    assert list(workdir.iterdir()) == []

@@ -133,3 +133,10 @@ def test_report_of_a_crud_only_run_has_no_ai_charts_but_still_renders(tmp_path):
     text = write_report(result, tmp_path).read_text()
     assert "ai_tax.png" not in text and "Method" in text
     assert (tmp_path / "interference.png").exists()
+
+
+def test_tiny_models_are_not_called_the_real_architectures(tmp_path):
+    result = make_result()
+    result["metadata"]["models"]["model_profile"] = "tiny"
+    first = "\n".join(write_report(result, tmp_path).read_text().splitlines()[:6])
+    assert "miniature test models" in first and "real architectures and sizes with" not in first

@@ -74,8 +74,14 @@ def test_tiny_run_writes_a_valid_result_and_report(tmp_path):
     assert (tmp_path / "results" / "smoke" / "services" / "flask-off" / "api.log").exists()
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_ctrl_c_stops_everything_and_keeps_a_partial_result(tmp_path):
-    proc = run_bench(tmp_path, tiny_config(tmp_path, window_s=30), "interrupted")
+    # Started with SIGINT ignored, as `cmd &` from a script or nohup does (and as a test runner may itself run):
+    # the benchmark must still stop on Ctrl-C, so it cannot rely on Python's default handler.
+    proc = run_bench(tmp_path, tiny_config(tmp_path, window_s=30), "interrupted", preexec_fn=_ignore_sigint)
     deadline = time.monotonic() + 90
     seen = ""
     for line in proc.stdout:

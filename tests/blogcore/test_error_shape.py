@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from blogcore import errors
@@ -52,3 +54,18 @@ def test_field_message_names_the_field() -> None:
 
 def test_no_errors_still_an_error() -> None:
     assert errors.from_validation_errors([]).status == 422
+
+
+def test_type_errors_use_the_json_wording_whatever_pydantic_validated() -> None:
+    from pydantic import ValidationError
+
+    from blogcore import contract
+
+    raw = b'{"title": "t", "body": "b", "tags": "x"}'
+    worded = []
+    for validate in (lambda: contract.PostCreate.model_validate_json(raw),
+                     lambda: contract.PostCreate.model_validate(json.loads(raw))):
+        with pytest.raises(ValidationError) as caught:
+            validate()
+        worded.append(errors.from_validation_errors(caught.value.errors()).message)
+    assert worded == ["tags: Input should be a valid array"] * 2

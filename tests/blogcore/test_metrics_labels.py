@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -38,6 +40,8 @@ def test_normalise_route(rule: str | None, label: str) -> None:
         ("/posts", "/posts"),
         ("/posts/", "unmatched"),
         ("/posts/abc", "unmatched"),
+        ("/posts/9223372036854775807", "/posts/{post_id}"),
+        ("/posts/" + "9" * 20, "unmatched"),  # no router takes more digits than a 64-bit id has
         ("/ai/tags", "/ai/tags"),
         ("/ai/tags/x", "unmatched"),
         ("/", "unmatched"),
@@ -94,3 +98,22 @@ def test_ai_task_observation() -> None:
     metrics.observe_ai_task("tags", "off", "ai_disabled", 0.01)
     key = (("framework", "unit"), ("mode", "off"), ("outcome", "ai_disabled"), ("task", "tags"))
     assert _samples("ai_task_duration_seconds_count")[key] >= 1
+
+
+def test_multiprocess_mode_follows_the_environment_even_if_prometheus_client_came_first(tmp_path):
+    """Any start path may import prometheus_client (through a library) before PROMETHEUS_MULTIPROC_DIR is set."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, prometheus_client;"
+        f"os.environ['PROMETHEUS_MULTIPROC_DIR'] = {str(tmp_path)!r};"
+        "from blogcore import metrics;"
+        "metrics.start_request('/posts', 'GET').finish(200);"
+        "print(metrics.render()[0].decode())"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.glob("*.db")), "samples were kept in process, not written for the other workers"
+    assert 'http_requests_total{' in result.stdout and 'route="/posts"' in result.stdout

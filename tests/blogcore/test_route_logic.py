@@ -10,6 +10,7 @@ import pytest
 from api.openapi_check import check
 from blogcore import contract, errors, handlers
 from blogcore.ai.admission import Bulkhead
+from blogcore import ai_routes
 from blogcore.ai_routes import AIRoutes
 from blogcore.ai.backend import (
     AIBackend,
@@ -198,3 +199,18 @@ def test_a_disconnected_asgi_client_cancels_its_ai_work() -> None:
 
     asyncio.run(scenario())
     assert backend.calls == [] and routes.bulkhead.held == 0
+
+
+def test_scores_are_rounded_alike_on_every_path() -> None:
+    """A remote score arrives as float32 (0.2551000118255615); in-process rounds to 0.2551: bodies show the same."""
+    import numpy as np
+
+    noisy = float(np.float32(0.2551))
+    assert noisy != 0.2551
+    backend = ScriptedBackend()
+    sentiment = ai_routes.task_body(backend, Task.SENTIMENT, Sentiment(2, noisy))
+    tags = ai_routes.task_body(backend, Task.TAGS, Tags((("python", noisy),)))
+    enriched = ai_routes._enrichment(backend, {**RESULTS, Task.SENTIMENT: Sentiment(2, noisy),
+                                              Task.TAGS: Tags((("python", noisy),))})
+    assert sentiment["score"] == tags["tags"][0]["score"] == 0.2551
+    assert enriched["sentiment"]["score"] == enriched["predicted_tags"][0]["score"] == 0.2551

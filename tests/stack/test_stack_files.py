@@ -271,3 +271,30 @@ def test_checker_counts_only_finite_samples_as_data(checks):
 def test_dashboard_json_is_valid(generator):
     for name in generator.dashboards():
         json.loads((REPO / "grafana" / "dashboards" / name).read_text(encoding="utf-8"))
+
+
+def test_every_service_is_limited_and_hardened(compose):
+    for name, svc in compose["services"].items():
+        limits = svc.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert {"cpus", "memory"} <= set(limits), f"{name} has no CPU and memory limits"
+        assert svc.get("cap_drop") == ["ALL"], f"{name} keeps Linux capabilities"
+        assert "no-new-privileges:true" in svc.get("security_opt", []), f"{name} may gain privileges"
+        assert svc.get("read_only") is True, f"{name} has a writable root file system"
+
+
+def test_read_only_services_can_still_write_where_they_must(compose):
+    """Each path a service writes is a named volume or a tmpfs: a read-only root would otherwise stop it."""
+
+    def writable(svc: dict) -> set[str]:
+        volumes = {str(v).split(":")[1] for v in svc.get("volumes", []) if not str(v).startswith(".")}
+        return volumes | {str(t).split(":")[0] for t in svc.get("tmpfs", [])}
+
+    for name in APIS:
+        svc = compose["services"][name]
+        env = svc["environment"]
+        needed = {str(Path(env["DATABASE_PATH"]).parent), str(Path(env["PROMETHEUS_MULTIPROC_DIR"]).parent),
+                  "/hf-cache", "/tmp"}
+        assert needed <= writable(svc), f"{name} cannot write {needed - writable(svc)}"
+    assert {"/hf-cache", "/tmp"} <= writable(compose["services"]["inference"])
+    assert "/prometheus" in writable(compose["services"]["prometheus"])
+    assert {"/var/lib/grafana", "/var/log/grafana", "/tmp"} <= writable(compose["services"]["grafana"])

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -22,6 +23,22 @@ from blogcore.posts import PostRepository, create_session_factory, create_storag
 from blogcore.settings import APISettings
 
 FRAMEWORK = "fastapi"
+
+
+class PostIdConvertor(Convertor[int]):
+    """A post id in a path: the contract's digits only; Starlette's int would 500 on a 5000-digit id."""
+
+    regex = contract.POST_ID_PATH_REGEX
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+# Registered before any route is declared: Starlette compiles a path when its route is created.
+register_url_convertor("post_id", PostIdConvertor())
 router = APIRouter()
 
 
@@ -96,13 +113,13 @@ async def create_post(
     return JSONResponse(body, 201, {"Location": handlers.post_location(body["id"])})
 
 
-@router.get("/posts/{post_id:int}")
+@router.get("/posts/{post_id:post_id}")
 def get_post(post_id: int, repo: Repo) -> JSONResponse:
     """One post."""
     return JSONResponse(handlers.post_body(_existing(repo, post_id)))
 
 
-@router.put("/posts/{post_id:int}", dependencies=[JsonBody])
+@router.put("/posts/{post_id:post_id}", dependencies=[JsonBody])
 async def update_post(
     request: Request, post_id: int, data: contract.PostUpdate, ai_routes: AI, sessions: Sessions
 ) -> JSONResponse:
@@ -117,7 +134,7 @@ async def update_post(
     return JSONResponse(await run_in_threadpool(_in_session, sessions, replace))
 
 
-@router.delete("/posts/{post_id:int}", status_code=204)
+@router.delete("/posts/{post_id:post_id}", status_code=204)
 def delete_post(post_id: int, repo: Repo) -> Response:
     """Delete a post."""
     repo.delete(_existing(repo, post_id))

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from blogcore import contract, errors, handlers, metrics
 from blogcore.ai import Task
@@ -18,6 +19,18 @@ from blogcore.settings import APISettings
 
 FRAMEWORK = "flask"
 api = Blueprint("api", __name__)
+
+
+class PostIdConverter(BaseConverter):
+    """A post id in a path: the contract's digits only, so an absurdly long id is an unknown route, never a 500."""
+
+    regex = contract.POST_ID_PATH_REGEX
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(value)
 
 
 def _ai() -> AIRoutes:
@@ -87,13 +100,13 @@ def create_post() -> Response:
     return _json_response(handlers.post_body(post), 201, {"Location": handlers.post_location(post.id)})
 
 
-@api.get("/posts/<int:post_id>")
+@api.get("/posts/<post_id:post_id>")
 def get_post(post_id: int) -> Response:
     """One post."""
     return _json_response(handlers.post_body(_get_post(post_id)))
 
 
-@api.put("/posts/<int:post_id>")
+@api.put("/posts/<post_id:post_id>")
 def update_post(post_id: int) -> Response:
     """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
     data = _json(contract.PostUpdate)
@@ -103,7 +116,7 @@ def update_post(post_id: int) -> Response:
     return _json_response(handlers.post_body(post))
 
 
-@api.delete("/posts/<int:post_id>")
+@api.delete("/posts/<post_id:post_id>")
 def delete_post(post_id: int) -> Response:
     """Delete a post."""
     _repo().delete(_get_post(post_id))
@@ -177,6 +190,7 @@ def create_app(settings: APISettings | None = None) -> Flask:
     engine = create_storage_engine(settings.database_path)
     app.extensions["blog_sessions"] = create_session_factory(engine)
     app.extensions["blog_ai"] = open_ai(settings)
+    app.url_map.converters["post_id"] = PostIdConverter
     app.register_blueprint(api)
     app.before_request(_start_metrics)
     app.after_request(_finish_metrics)

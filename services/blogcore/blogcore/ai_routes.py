@@ -16,7 +16,17 @@ from typing import Any
 from blogcore import contract, errors, metrics
 from blogcore.ai import AIBackend, Task, create_backend
 from blogcore.ai.admission import Bulkhead, NoBulkhead, unless_disconnected
-from blogcore.ai.backend import ClientGoneCheck, ModelInfo, Result, Sentiment, Summary, Tags, Title, never_gone
+from blogcore.ai.backend import (
+    ClientGoneCheck,
+    ModelInfo,
+    Result,
+    Sentiment,
+    Summary,
+    Tags,
+    Title,
+    never_gone,
+    rounded_score,
+)
 from blogcore.settings import AIGuard, APISettings, InferenceMode
 from blogcore.workers import ReadinessPoster, WorkerBoard, state_dir
 
@@ -55,11 +65,11 @@ def task_body(backend: AIBackend, task: Task, result: Result) -> dict[str, Any]:
             body["summary"] = result.text
         case Sentiment():
             body["stars"] = int(result.stars)
-            body["score"] = float(result.score)
+            body["score"] = rounded_score(result.score)
         case Title():
             body["title"] = result.text
         case Tags():
-            body["tags"] = [{"tag": tag, "score": float(score)} for tag, score in result.tags]
+            body["tags"] = [{"tag": tag, "score": rounded_score(score)} for tag, score in result.tags]
         case _:
             raise errors.ApiError(f"backend returned {type(result).__name__} for task {task}")
     body["meta"] = task_meta(backend, task, result)
@@ -72,9 +82,9 @@ def _enrichment(backend: AIBackend, results: dict[Task, Result]) -> dict[str, An
     assert isinstance(title, Title) and isinstance(tags, Tags)
     return {
         "summary": summary.text,
-        "sentiment": {"stars": int(sentiment.stars), "score": float(sentiment.score)},
+        "sentiment": {"stars": int(sentiment.stars), "score": rounded_score(sentiment.score)},
         "suggested_title": title.text,
-        "predicted_tags": [{"tag": tag, "score": float(score)} for tag, score in tags.tags],
+        "predicted_tags": [{"tag": tag, "score": rounded_score(score)} for tag, score in tags.tags],
         "meta": {str(task): task_meta(backend, task, result) for task, result in results.items()},
     }
 

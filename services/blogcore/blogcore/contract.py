@@ -38,6 +38,9 @@ PAGE_SIZE_MAX = 100
 AI_TASKS = ("summarize", "sentiment", "title", "tags")
 # Ids are SQLite's signed 64-bit integers; a larger id can never exist.
 MAX_POST_ID = 2**63 - 1
+# The post_id path segment every framework's router accepts: at most as many digits as MAX_POST_ID, so a longer
+# one is an unknown route (404) everywhere instead of reaching int() (which refuses over 4300 digits: a 500).
+POST_ID_PATH_REGEX = "[0-9]{1,%d}" % len(str(MAX_POST_ID))
 
 # What openapi.yaml requires of a title or a tag: one character that is not whitespace, whitespace being exactly
 # what str.isspace() and str.strip() see. It is spelled out because "\\S" means slightly different sets to the

@@ -74,6 +74,10 @@ NOT_AN_OBJECT_MESSAGE = "request body must be a JSON object"
 # Where FastAPI says an error came from, as the first element of its "loc".
 REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
 
+# pydantic words a type error by what it validated: JSON text (Flask, Django) or the Python objects FastAPI
+# decoded first. The contract speaks JSON, so every framework uses the JSON wording.
+JSON_TYPE_MESSAGES = {"list_type": "Input should be a valid array"}
+
 
 def from_validation_errors(errors: Iterable[Mapping[str, Any]], *, located: bool = False) -> ApiError:
     """Turn pydantic's (or FastAPI's) error list into one ApiError naming the first bad field.
@@ -96,7 +100,7 @@ def from_validation_errors(errors: Iterable[Mapping[str, Any]], *, located: bool
         return MalformedJSON(EMPTY_BODY_MESSAGE)
     if field is None and first.get("type") in ("model_type", "model_attributes_type", "dict_type"):
         return ValidationFailed(NOT_AN_OBJECT_MESSAGE)
-    message = first.get("msg", "invalid value")
+    message = JSON_TYPE_MESSAGES.get(first.get("type", ""), first.get("msg", "invalid value"))
     return ValidationFailed(f"{field}: {message}" if field else message, field=field)
 
 

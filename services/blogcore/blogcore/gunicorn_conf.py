@@ -12,14 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from blogcore.memory import SERVICE_ROOT_PID_ENV
 from blogcore.settings import APISettings, InferenceMode
 from blogcore.workers import WORKER_STATE_DIR_ENV, forget_worker
 
 _settings = APISettings()
 
 # prometheus_client picks its multiprocess value class when first imported; with --preload the app (and so
-# prometheus_client) is imported before any server hook runs, so the directory must exist right here.
+# prometheus_client) is imported before any server hook runs, so the directory must exist right here, before
+# anything below imports prometheus_client (blogcore.metrics re-checks this for other start paths).
 _MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _created_multiproc_dir: str | None = None
 if os.environ.get(_MULTIPROC_ENV):
@@ -31,6 +31,9 @@ if os.environ.get(_MULTIPROC_ENV):
 else:
     _created_multiproc_dir = tempfile.mkdtemp(prefix=f"blog-metrics-{_settings.port}-")
     os.environ[_MULTIPROC_ENV] = _created_multiproc_dir
+
+from blogcore.memory import SERVICE_ROOT_PID_ENV  # noqa: E402  (imports prometheus_client: after the directory)
+
 os.environ[SERVICE_ROOT_PID_ENV] = str(os.getpid())
 # Workers post their readiness here, so that any worker's /ready can answer for the whole service.
 _worker_state_dir = tempfile.mkdtemp(prefix=f"blog-workers-{_settings.port}-")
@@ -44,10 +47,17 @@ preload_app = _settings.preload_models
 timeout = int(max(120, _settings.inference_timeout_s * 2 + 30))
 graceful_timeout = 30
 keepalive = 5
-accesslog = None
+# gunicorn's largest request line (the default is 4094): uvicorn workers have no such limit, so a path of a few
+# thousand characters (GET /posts/<5000 digits>) must reach Flask and Django too and get the same JSON 404.
+limit_request_line = 8190
+# One line per request on stdout; uvicorn workers hand their access logger to gunicorn's, so FastAPI logs too.
+accesslog = "-" if _settings.access_log else None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 proc_name = f"blog-api-{_settings.port}"
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), so three APIs would fight
+# over it (and a read-only container cannot create it); nothing here uses gunicornc.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from blogcore import contract
 from blogcore.memory import ServiceMemoryCollector
 from blogcore.settings import APISettings
 
@@ -39,6 +41,12 @@ ROUTE_TEMPLATES = (
 
 # From sub-millisecond CRUD to generation on a busy CPU.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+# prometheus_client chooses between in-process and per-worker file values when it is first imported. Whatever
+# imported it before PROMETHEUS_MULTIPROC_DIR was set (any library, any start path), the metrics below must be
+# built with the choice the environment makes now, or every worker keeps its samples to itself and /metrics
+# shows no request series.
+prometheus_values.ValueClass = prometheus_values.get_value_class()
 
 # Samples live in this registry in single-process use; in multiprocess mode they are read back from files.
 _REGISTRY = CollectorRegistry(auto_describe=True)
@@ -75,7 +83,8 @@ AI_TASK_DURATION = Histogram(
 _ANGLE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _BRACE_CONVERTER = re.compile(r"\{([^{}:]+):[^{}]+\}")
 _TEMPLATE_PATTERNS = tuple(
-    (template, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", r"[0-9]+", re.escape(template)) + "$"))
+    # The routers' own post_id pattern: a path no router matched (too many digits) is unmatched here too.
+    (template, re.compile("^" + re.sub(r"\\\{[^}]+\\\}", contract.POST_ID_PATH_REGEX, re.escape(template)) + "$"))
     for template in ROUTE_TEMPLATES
 )
 

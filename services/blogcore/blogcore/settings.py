@@ -85,6 +85,8 @@ class APISettings(ModelSettings):
     ai_bulkhead: int = Field(0, ge=0, le=1024)
 
     log_level: str = "INFO"
+    # One access-log line per request (ACCESS_LOG=on|off), written by gunicorn for all three frameworks.
+    access_log: bool = True
 
     @field_validator("inference_addr")
     @classmethod

@@ -21,6 +21,14 @@ class Task(StrEnum):
     TAGS = "tags"
 
 
+# Scores are rounded so that float noise (batched vs unbatched runs, float32 over gRPC) does not show.
+SCORE_DECIMALS = 4
+
+
+def rounded_score(score: float) -> float:
+    return round(float(score), SCORE_DECIMALS)
+
+
 @dataclass(frozen=True)
 class Summary:
     text: str

@@ -18,7 +18,18 @@ from typing import Any
 import torch
 from transformers import GenerationConfig
 
-from blogcore.ai.backend import AIError, AIInvalidInput, ModelInfo, Result, Sentiment, Summary, Tags, Task, Title
+from blogcore.ai.backend import (
+    SCORE_DECIMALS,
+    AIError,
+    AIInvalidInput,
+    ModelInfo,
+    Result,
+    Sentiment,
+    Summary,
+    Tags,
+    Task,
+    Title,
+)
 from blogcore.ai.models import (
     SENTIMENT_LABELS,
     Architecture,
@@ -35,8 +46,6 @@ log = logging.getLogger(__name__)
 TITLE_PROMPT_SUFFIX = "\nTitle:"
 # The largest batch one forward pass gets; bigger requests are split, which keeps peak memory bounded.
 MAX_BATCH = 16
-# Scores are rounded so that float noise between batched and unbatched runs does not show.
-SCORE_DECIMALS = 4
 WARM_UP_TEXT = "Warming up: a short post about Python web services, databases and a weekend of cooking."
 
 _interop_configured = False

@@ -248,6 +248,27 @@ def _prepare_tokenizer(architecture: Architecture, tokenizer: Any) -> Any:
     return tokenizer
 
 
+class ModelUnavailable(OSError):
+    """MODEL_SOURCE=hub and a model cannot be had: the message names the model, the cause and the ways out."""
+
+
+def _hub_failure(task: Task, model_id: str, exc: Exception) -> ModelUnavailable:
+    cause = (str(exc).strip().splitlines() or [""])[0][:300]
+    return ModelUnavailable(
+        f"MODEL_SOURCE=hub cannot load the {task} model {model_id!r} ({type(exc).__name__}: {cause}). "
+        f"Offline or no Hugging Face hub? Use MODEL_SOURCE=synthetic (no download, meaningless text) or "
+        f"MODEL_SOURCE=auto (the hub where it can, else synthetic), set HF_HUB_OFFLINE=1 once the models are in "
+        f"the cache (HF_HOME), or set {override_variable(task)} to a local model directory."
+    )
+
+
+def override_variable(task: Task) -> str:
+    """The environment variable that overrides one task's model."""
+    return {Task.SUMMARIZE: "SUMMARY_MODEL", Task.SENTIMENT: "SENTIMENT_MODEL", Task.TITLE: "TITLE_MODEL"}.get(
+        task, "TAGGER_PATH"
+    )
+
+
 def load_task_model(settings: ModelSettings, task: Task) -> LoadedModel:
     """Load one task's model as MODEL_SOURCE says; auto falls back to synthetic, loudly, per model."""
     spec = spec_for(settings, task)
@@ -264,7 +285,10 @@ def load_task_model(settings: ModelSettings, task: Task) -> LoadedModel:
             tokenizer, model = load_pretrained(spec.architecture, model_id, **kwargs)
         except Exception as exc:  # OSError when offline/missing, ValueError on odd configs: both mean "not here"
             if source is ModelSource.HUB:
-                raise
+                failure = _hub_failure(task, model_id, exc)
+                log.error("%s", failure)
+                # Without the chained transformers traceback: the message above says what to do.
+                raise failure from None
             log.warning(
                 "MODEL_SOURCE=auto: could not load %s model %r from the hub (%s: %s); FALLING BACK TO SYNTHETIC "
                 "random weights with the same architecture. Its output text is MEANINGLESS.",
