@@ -52,12 +52,15 @@ class WorkerBoard:
     def __init__(self, directory: Path, expected_workers: int) -> None:
         self.directory = directory
         self.expected_workers = expected_workers
+        # The poster thread and a /ready request may post at once; they must not share the temporary file.
+        self._lock = threading.Lock()
 
     def post(self, ready: bool, phase: str) -> None:
         pid = os.getpid()
         tmp = self.directory / f".{pid}.tmp"
-        tmp.write_text(json.dumps({"ready": ready, "phase": phase}))
-        tmp.replace(self.directory / f"{pid}.json")  # atomic: a reader never sees half a file
+        with self._lock:
+            tmp.write_text(json.dumps({"ready": ready, "phase": phase}))
+            tmp.replace(self.directory / f"{pid}.json")  # atomic: a reader never sees half a file
 
     def service(self) -> ServiceReadiness:
         ready = 0
