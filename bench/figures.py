@@ -59,13 +59,6 @@ class Figures:
                 return found
         return None
 
-    def spread(self, framework: str, mode: str, scenario: str, figure: str) -> float | None:
-        outcome = self.scenario(framework, mode, scenario)
-        if not outcome:
-            return None
-        fig = outcome["aggregate"]["figures"].get(figure)
-        return fig["spread"] if fig else None
-
     def max_rate(self, framework: str, mode: str, scenario: str) -> float | None:
         config = self.config(framework, mode)
         found = (config or {}).get("saturation", {}).get(scenario)
@@ -106,9 +99,6 @@ class Figures:
             if api is not None:
                 return api, self.get(framework, mode, scenario, "inference_pss_peak_mib")
         return None, None
-
-    def memory_scenario(self) -> str:
-        return "ai_mixed" if any(self.scenario(f, m, "ai_mixed") for f, m in self.configs) else "crud"
 
 
 def ratio(value: float | None, base: float | None) -> float | None:

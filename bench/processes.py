@@ -121,10 +121,6 @@ def stop_all(grace_s: float = 5.0) -> list[str]:
     return names
 
 
-def live_children() -> list["Child"]:
-    return list(_LIVE.values())
-
-
 def wait_until(predicate, timeout_s: float, interval_s: float = 0.25, watch: Iterable[Child] = ()) -> None:
     """Poll predicate until true; ServiceFailed if a watched child exits or the timeout passes."""
     deadline = time.monotonic() + timeout_s

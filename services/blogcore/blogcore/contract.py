@@ -35,7 +35,6 @@ TAG_MAX_CHARS = 40
 TAGS_MAX = 10
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
-AI_TASKS = ("summarize", "sentiment", "title", "tags")
 # Ids are SQLite's signed 64-bit integers; a larger id can never exist.
 MAX_POST_ID = 2**63 - 1
 # The post_id path segment every framework's router accepts: at most as many digits as MAX_POST_ID, so a longer
@@ -172,13 +171,6 @@ class PostOut(BaseModel):
     ai: PostAI | None = None
     created_at: datetime
     updated_at: datetime
-
-
-class PostPage(BaseModel):
-    items: list[PostOut]
-    page: int
-    page_size: int
-    total: int
 
 
 def parse_body(model: type[_Strict], raw: bytes | str) -> Any:

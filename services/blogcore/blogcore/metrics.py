@@ -125,10 +125,6 @@ def configure(framework: str, settings: APISettings) -> None:
     _service.model_profile = str(settings.model_profile)
 
 
-def framework() -> str:
-    return _service.framework
-
-
 @dataclass
 class RequestTimer:
     """One request's metrics: in progress from creation until finish(), then counted and timed."""

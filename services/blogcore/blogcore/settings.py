@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -134,7 +133,3 @@ def cores_given() -> int:
         pass
     return max(1, cores)
 
-
-@lru_cache
-def get_settings() -> APISettings:
-    return APISettings()

@@ -184,15 +184,10 @@ class RemoteBackend(AIBackend):
     def close(self) -> None:
         with self._lock:
             sync, self._sync = self._sync, None
-            self._aio = None  # an aio channel can only be closed from its loop; see aclose()
+            # An aio channel can only be closed from its own loop, which is gone by now; dropping it is enough.
+            self._aio = None
         if sync is not None and sync.pid == os.getpid():
             sync.channel.close()
-
-    async def aclose(self) -> None:
-        """Close this loop's grpc.aio channel; for asyncio servers' shutdown hooks."""
-        aio, self._aio = self._aio, None
-        if aio is not None and aio.pid == os.getpid() and aio.loop is asyncio.get_running_loop():
-            await aio.channel.close()
 
     def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
         raise_if_gone(client_gone)
