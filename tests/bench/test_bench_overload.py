@@ -1,0 +1,66 @@
+"""bench.overload: figures from per-request samples, the guard's promises judged on intervals, the table."""
+
+from __future__ import annotations
+
+import random
+
+from bench import overload
+from bench.k6run import Samples
+
+
+def samples(crud_ms: list[float], ai: dict[str, list[float]]) -> Samples:
+    s = Samples()
+    s.duration_ms["crud"] = list(crud_ms)
+    s.statuses["crud"] = {"200": len(crud_ms)}
+    s.statuses["ai"] = {status: len(values) for status, values in ai.items()}
+    s.status_ms["ai"] = {status: list(values) for status, values in ai.items()}
+    return s
+
+
+def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
+    rng = random.Random(1)
+    plan = overload.Plan(knee_s=20, overload_s=45)
+    knee = samples([], {"200": [800.0] * 40})  # 2 answers/s at the knee
+    crud = [rng.uniform(2, 30) for _ in range(450)]
+    loaded = samples(crud, {"200": [900.0] * 90, "429": [rng.uniform(1, 10) for _ in range(2000)]})
+    figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
+    assert figures["crud_p99_ms"]["n"] == 450 and figures["crud_p99_ms"]["high"] is not None
+    assert figures["ai_status_mix"] == {"200": 90, "429": 2000} and figures["ai_504"] == 0
+    verdicts = overload.verdicts(figures)
+    assert verdicts["crud_p99"] == "kept" and verdicts["refusal_p99"] == "kept"
+    assert verdicts["only_200_429_503"] == "kept" and verdicts["crud_all_200"] == "kept"
+    assert verdicts["goodput"] == "cannot tell"  # 90 vs 40 answers: Poisson intervals this wide do not separate
+
+
+def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() -> None:
+    plan = overload.Plan(knee_s=20, overload_s=45)
+    knee = samples([], {"200": [800.0] * 400})
+    crud = [20_000.0] * 400 + [5.0] * 50
+    loaded = samples(crud, {"200": [45_000.0] * 300 + [900.0] * 10, "504": [30_000.0] * 20})
+    figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
+    assert figures["goodput_rps"]["estimate"] == 10 / 45  # the 300 late answers missed the deadline
+    verdicts = overload.verdicts(figures)
+    assert verdicts["crud_p99"] == "broken" and verdicts["goodput"] == "broken"
+    assert verdicts["only_200_429_503"] == "broken" and verdicts["refusal_p99"] == "no refusals"
+
+
+def test_too_few_reads_cannot_bound_a_p99() -> None:
+    figures = overload.summarise(samples([], {}), samples([5.0] * 100, {"200": [1.0]}), overload.Plan(), 30_000)
+    assert overload.verdicts(figures)["crud_p99"] == "cannot tell"
+
+
+def test_the_table_names_every_config_and_its_intervals() -> None:
+    plan = overload.Plan()
+    figures = overload.summarise(samples([], {"200": [1.0] * 20}), samples([5.0] * 450, {"200": [1.0] * 30}),
+                                 plan, 30_000)
+    figures["workers_restarted"] = 0
+    report = {
+        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
+        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "light", "model_source": "synthetic",
+                     "inference_timeout_s": 30},
+        "request_texts": None,
+        "configs": [{"framework": "flask", "mode": "inprocess", "guard": "on", "figures": figures,
+                     "verdicts": overload.verdicts(figures)}],
+    }
+    table = overload.markdown(report)
+    assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
