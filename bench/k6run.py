@@ -45,6 +45,9 @@ class Samples:
     statuses: dict[str, dict[str, int]] = field(default_factory=dict)
     # kind -> status -> latencies: how fast refusals were, how many answers met the deadline
     status_ms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # ... and when each of those ended (unix s), with the first request's start: what ended inside the window
+    ended_s: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    first_start_s: float | None = None
     text_words: list[float] = field(default_factory=list)
 
     def extend(self, other: Samples) -> Samples:
@@ -60,6 +63,11 @@ class Samples:
         for kind, by_status in other.status_ms.items():
             for status, values in by_status.items():
                 self.status_ms.setdefault(kind, {}).setdefault(status, []).extend(values)
+        for kind, by_status in other.ended_s.items():
+            for status, values in by_status.items():
+                self.ended_s.setdefault(kind, {}).setdefault(status, []).extend(values)
+        starts = [s for s in (self.first_start_s, other.first_start_s) if s is not None]
+        self.first_start_s = min(starts) if starts else None
         self.text_words.extend(other.text_words)
         return self
 
@@ -94,6 +102,11 @@ def read_samples(path: Path, target_name: str) -> Samples:
             status = row.get("status") or "0"
             mix[status] = mix.get(status, 0) + 1
             samples.status_ms.setdefault(kind or "other", {}).setdefault(status, []).append(value)
+            ended = float(row["timestamp"])
+            samples.ended_s.setdefault(kind or "other", {}).setdefault(status, []).append(ended)
+            started = ended - value / 1000
+            if samples.first_start_s is None or started < samples.first_start_s:
+                samples.first_start_s = started
     return samples
 
 

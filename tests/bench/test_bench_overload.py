@@ -8,8 +8,11 @@ from bench import overload
 from bench.k6run import Samples
 
 
-def samples(crud_ms: list[float], ai: dict[str, list[float]]) -> Samples:
+def samples(crud_ms: list[float], ai: dict[str, list[float]], ended_s: float = 10.0) -> Samples:
+    """Requests of a window that began at 0 s; the AI answers all ended at ended_s."""
     s = Samples()
+    s.first_start_s = 0.0
+    s.ended_s["ai"] = {status: [ended_s] * len(values) for status, values in ai.items()}
     s.duration_ms["crud"] = list(crud_ms)
     s.statuses["crud"] = {"200": len(crud_ms)}
     s.statuses["ai"] = {status: len(values) for status, values in ai.items()}
@@ -42,6 +45,12 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
     verdicts = overload.verdicts(figures)
     assert verdicts["crud_p99"] == "broken" and verdicts["goodput"] == "broken"
     assert verdicts["only_200_429_503"] == "broken" and verdicts["refusal_p99"] == "no refusals"
+
+
+def test_answers_ending_after_the_window_are_not_goodput() -> None:
+    plan = overload.Plan(overload_s=45)
+    late = samples([5.0] * 450, {"200": [900.0] * 30}, ended_s=50.0)
+    assert overload.summarise(samples([], {}), late, plan, 30_000)["goodput_rps"]["estimate"] == 0
 
 
 def test_too_few_reads_cannot_bound_a_p99() -> None:
