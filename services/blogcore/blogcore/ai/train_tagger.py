@@ -36,6 +36,7 @@ from blogcore.ai.tagger import DEFAULT_ARTIFACT_DIR, Embedder, TagHead
 log = logging.getLogger(__name__)
 
 THRESHOLD_GRID = [round(0.05 + 0.01 * i, 2) for i in range(91)]
+HEAD_GRID = [(weight_decay, balanced) for weight_decay in (0.0, 1e-4) for balanced in (False, True)]
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,40 @@ def f1_scores(predicted: torch.Tensor, targets: torch.Tensor) -> dict[str, float
     }
 
 
-def fit_head(train: Split, labels: tuple[str, ...], epochs: int, seed: int, weight_decay: float = 1e-4) -> TagHead:
-    """Full-batch logistic regression per tag (BCE); embeddings are frozen, so this takes seconds."""
+def fit_head(
+    train: Split, labels: tuple[str, ...], epochs: int, seed: int, weight_decay: float = 1e-4, balanced: bool = False
+) -> TagHead:
+    """Full-batch logistic regression per tag (BCE); embeddings are frozen, so this takes seconds.
+
+    balanced weighs each tag's positives by its negatives/positives ratio, so rare tags are not drowned out.
+    """
     torch.manual_seed(seed)
     linear = torch.nn.Linear(train.embeddings.shape[1], len(labels))
     optimizer = torch.optim.Adam(linear.parameters(), lr=0.05, weight_decay=weight_decay)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    positives = train.targets.sum(dim=0)
+    pos_weight = (len(train) - positives) / positives.clamp(min=1) if balanced else None
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     for _ in range(epochs):
         optimizer.zero_grad()
         loss = loss_fn(linear(train.embeddings), train.targets)
         loss.backward()
         optimizer.step()
     return TagHead(labels, linear.weight.detach().clone(), linear.bias.detach().clone(), threshold=0.5)
+
+
+def fit_best_head(train: Split, validation: Split, labels: tuple[str, ...], epochs: int, seed: int) -> tuple:
+    """The head, with its threshold, whose settings from HEAD_GRID score the best validation micro-F1."""
+    best = None
+    for weight_decay, balanced in HEAD_GRID:
+        head = fit_head(train, labels, epochs, seed, weight_decay, balanced)
+        with torch.inference_mode():
+            probabilities = head.probabilities(validation.embeddings)
+        threshold = choose_threshold(probabilities, validation.targets)
+        score = f1_scores(decide(probabilities, threshold), validation.targets)["micro_f1"]
+        if best is None or score > best[0]:
+            chosen = {"weight_decay": weight_decay, "balanced_positives": balanced}
+            best = (score, TagHead(labels, head.weight, head.bias, threshold), chosen)
+    return best[1], best[2]
 
 
 def choose_threshold(probabilities: torch.Tensor, targets: torch.Tensor) -> float:
@@ -113,8 +136,9 @@ def most_frequent_tag_baseline(train: Split, test: Split) -> dict[str, float]:
 
 def embed_part(
     embedder: Embedder, part: list[LabelledText], labels: tuple[str, ...], cache_dir: Path | None = None
-) -> tuple[Split, int]:
-    """The part's embeddings and targets, and how many of its texts were cut at the embedder's window.
+) -> tuple[Split, int, bool]:
+    """The part's embeddings and targets, how many of its texts were cut at the embedder's window, and whether
+    the embeddings came from the cache.
 
     Texts are embedded shortest first (batches pad to their longest text, so this wastes the least work); with
     cache_dir the embeddings are kept there, keyed by the embedder and the exact texts, so a rerun skips this.
@@ -122,7 +146,8 @@ def embed_part(
     texts = [item.text for item in part]
     key = hashlib.sha256("\0".join([embedder.loaded.model_id, str(embedder.max_tokens), *texts]).encode()).hexdigest()
     cached = cache_dir / "embeddings" / f"{key[:32]}.pt" if cache_dir else None
-    if cached and cached.exists():
+    hit = bool(cached and cached.exists())
+    if hit:
         embeddings, cut = torch.load(cached)
     else:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -133,7 +158,7 @@ def embed_part(
         if cached:
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save((embeddings, cut), cached)
-    return Split(embeddings, targets_of(part, labels)), cut
+    return Split(embeddings, targets_of(part, labels)), cut, hit
 
 
 def train(
@@ -150,13 +175,12 @@ def train(
     train_part, val_part = hold_out_validation(corpus.train, validation_fraction, seed)
     parts = (train_part, val_part, corpus.test)
     embedder = embedder or Embedder()
-    (train_split, cut_train), (val_split, cut_val), (test_split, cut_test) = (
+    (train_split, cut_train, hit_train), (val_split, cut_val, hit_val), (test_split, cut_test, hit_test) = (
         embed_part(embedder, part, labels, embedding_cache) for part in parts
     )
     embedded = time.perf_counter()
-    head = fit_head(train_split, labels, epochs, seed)
-    threshold = choose_threshold(head.probabilities(val_split.embeddings), val_split.targets)
-    head = TagHead(labels, head.weight, head.bias, threshold)
+    head, chosen = fit_best_head(train_split, val_split, labels, epochs, seed)
+    threshold = head.threshold
     test_predicted = predict_matrix(head, test_split.embeddings, threshold)
     fitted = time.perf_counter()
     tfidf = tfidf_baseline(train_part, train_split, val_part, val_split, corpus.test, test_split)
@@ -173,8 +197,10 @@ def train(
         "cut_at_embedder_window": {"train": cut_train, "validation": cut_val, "test": cut_test},
         "training": {
             "epochs": epochs,
-            "optimizer": "Adam lr=0.05 wd=1e-4, full batch",
+            "optimizer": "Adam lr=0.05, full batch",
             "loss": "BCE",
+            "chosen_on_validation": chosen,
+            "grid": [{"weight_decay": wd, "balanced_positives": balanced} for wd, balanced in HEAD_GRID],
             "validation": f"{validation_fraction:.0%} of train, seed {seed}",
         },
         "threshold": threshold,
@@ -189,6 +215,7 @@ def train(
             "tfidf_logistic_regression": tfidf,
         },
         "embedder": embedder.loaded.model_id,
+        "embeddings_from_cache": hit_train and hit_val and hit_test,
         "seconds": {
             "embedding": round(embedded - started, 1),
             "head": round(fitted - embedded, 1),
@@ -260,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--posts", type=int, default=3000, help="template corpus size (default 3000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_DIR, help="artifact directory")
     args = parser.parse_args(argv)
