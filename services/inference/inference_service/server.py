@@ -14,6 +14,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from blogcore.ai.backend import Task
+from blogcore.ai.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
 from inference_service.batcher import DynamicBatcher
@@ -24,9 +25,6 @@ from inference_service.settings import InferenceSettings
 
 log = logging.getLogger("inference_service")
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Inference"].full_name
-# Room for a full call: 64 texts of 100,000 characters of up to 4 UTF-8 bytes each.
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 def _hostport(host: str, port: int) -> str:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import grpc
 
 from blogcore.ai.backend import ModelInfo, Task
+from blogcore.ai.wire import RETRY_AFTER_METADATA_KEY, encode_results, model_info_to_message
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
 from inference_service.batcher import BatcherClosed, BatchFailed, DeadlineExpired, DynamicBatcher, QueueFull
@@ -20,7 +20,6 @@ from inference_service.metrics import InferenceMetrics
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_METADATA_KEY = "retry-after-s"
 
 
 class ModelHost(Protocol):
@@ -35,51 +34,6 @@ class _Refusal(Exception):
         self.code = code
         self.details = details
         self.trailing = tuple(trailing)
-
-
-def model_info_message(info: ModelInfo) -> pb.ModelInfo:
-    return pb.ModelInfo(
-        task=str(info.task),
-        model_id=info.model_id,
-        source=info.source,
-        max_input_tokens=info.max_input_tokens,
-        extra_json=json.dumps(info.extra, default=str, sort_keys=True),
-    )
-
-
-# Results arrive typed by task (the batcher of one task only ever returns that task's results).
-
-
-def _summaries(results: Sequence[Any], model: pb.ModelInfo) -> pb.SummarizeResponse:
-    return pb.SummarizeResponse(results=[pb.Summary(text=r.text, truncated=r.truncated) for r in results], model=model)
-
-
-def _sentiments(results: Sequence[Any], model: pb.ModelInfo) -> pb.SentimentResponse:
-    return pb.SentimentResponse(
-        results=[pb.Sentiment(stars=r.stars, score=r.score, truncated=r.truncated) for r in results], model=model
-    )
-
-
-def _titles(results: Sequence[Any], model: pb.ModelInfo) -> pb.TitleResponse:
-    return pb.TitleResponse(results=[pb.Title(text=r.text, truncated=r.truncated) for r in results], model=model)
-
-
-def _tags(results: Sequence[Any], model: pb.ModelInfo) -> pb.TagsResponse:
-    return pb.TagsResponse(
-        results=[
-            pb.Tags(tags=[pb.TagScore(tag=tag, probability=p) for tag, p in r.tags], truncated=r.truncated)
-            for r in results
-        ],
-        model=model,
-    )
-
-
-_RESPONSE_BUILDERS: dict[Task, Callable[[Sequence[Any], pb.ModelInfo], Any]] = {
-    Task.SUMMARIZE: _summaries,
-    Task.SENTIMENT: _sentiments,
-    Task.TITLE: _titles,
-    Task.TAGS: _tags,
-}
 
 
 class InferenceServicer(pb_grpc.InferenceServicer):
@@ -106,7 +60,7 @@ class InferenceServicer(pb_grpc.InferenceServicer):
         self.stopping = False
 
     def mark_ready(self) -> None:
-        self._model_messages = {task: model_info_message(self._models.info(task)) for task in Task}
+        self._model_messages = {task: model_info_to_message(self._models.info(task)) for task in Task}
         self.ready = True
 
     async def Summarize(self, request: pb.TextBatch, context: grpc.aio.ServicerContext) -> pb.SummarizeResponse:
@@ -160,7 +114,7 @@ class InferenceServicer(pb_grpc.InferenceServicer):
                 outcome = refusal.code
                 await context.abort(refusal.code, refusal.details, trailing_metadata=refusal.trailing)
             outcome = grpc.StatusCode.OK
-            return _RESPONSE_BUILDERS[task](results, self._model_messages[task])
+            return encode_results(task, results, self._model_messages[task])
         finally:
             self._metrics.requests.labels(task.value, outcome.name).inc()
             self._metrics.request_seconds.labels(task.value).observe(time.monotonic() - started)

@@ -9,12 +9,11 @@ A channel reconnects by itself when the service comes back, and no state here ou
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,11 +33,15 @@ from blogcore.ai.backend import (
     ModelInfo,
     Readiness,
     Result,
-    Sentiment,
-    Summary,
-    Tags,
     Task,
-    Title,
+)
+from blogcore.ai.wire import (
+    MAX_MESSAGE_BYTES,
+    METHOD_NAMES,
+    SERVICE_NAME,
+    decode_results,
+    model_info_from_message,
+    retry_after_from,
 )
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
@@ -46,13 +49,10 @@ from blogcore.settings import APISettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Inference"].full_name
-RETRY_AFTER_METADATA_KEY = "retry-after-s"
 # Readiness is asked by every /ready probe; one health check a second per worker is plenty.
 READINESS_CACHE_S = 1.0
 READINESS_TIMEOUT_S = 0.5
 MODEL_INFO_TIMEOUT_S = 1.0
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -69,44 +69,6 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 _LOGGED_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED)
 failures = ThrottledLog(log)
 
-_METHOD_NAMES = {Task.SUMMARIZE: "Summarize", Task.SENTIMENT: "Sentiment", Task.TITLE: "Title", Task.TAGS: "Tags"}
-
-
-def _summaries(response: pb.SummarizeResponse) -> list[Result]:
-    return [Summary(text=r.text, truncated=r.truncated) for r in response.results]
-
-
-def _sentiments(response: pb.SentimentResponse) -> list[Result]:
-    return [Sentiment(stars=r.stars, score=r.score, truncated=r.truncated) for r in response.results]
-
-
-def _titles(response: pb.TitleResponse) -> list[Result]:
-    return [Title(text=r.text, truncated=r.truncated) for r in response.results]
-
-
-def _tags(response: pb.TagsResponse) -> list[Result]:
-    return [
-        Tags(tags=tuple((t.tag, t.probability) for t in r.tags), truncated=r.truncated) for r in response.results
-    ]
-
-
-_RESULT_READERS: dict[Task, Callable[[Any], list[Result]]] = {
-    Task.SUMMARIZE: _summaries,
-    Task.SENTIMENT: _sentiments,
-    Task.TITLE: _titles,
-    Task.TAGS: _tags,
-}
-
-
-def model_info_from_message(message: pb.ModelInfo) -> ModelInfo:
-    extra = json.loads(message.extra_json) if message.extra_json else {}
-    return ModelInfo(
-        task=Task(message.task),
-        model_id=message.model_id,
-        source=message.source,
-        max_input_tokens=message.max_input_tokens,
-        extra=extra,
-    )
 
 
 def _info_dict(info: ModelInfo) -> dict[str, Any]:
@@ -123,22 +85,12 @@ def error_for_status(
     if code == grpc.StatusCode.UNAVAILABLE:
         return AIUnavailable("the inference service is unavailable")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return AIOverloaded("the inference service is overloaded; retry later", retry_after_s=_retry_after(trailing))
+        return AIOverloaded("the inference service is overloaded; retry later", retry_after_s=retry_after_from(trailing))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return AITimeout("the inference service did not answer in time")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return AIInvalidInput(f"the inference service refused the input: {details}" if details else "invalid input")
     return AIError(f"inference failed ({code.name if code else 'unknown'})")
-
-
-def _retry_after(trailing: Sequence[tuple[str, Any]] | None) -> int:
-    for key, value in trailing or ():
-        if key == RETRY_AFTER_METADATA_KEY:
-            try:
-                return max(1, int(float(value)))
-            except (TypeError, ValueError):
-                break
-    return 1
 
 
 def _error_from_rpc(error: grpc.RpcError) -> AIError:
@@ -191,7 +143,7 @@ class RemoteBackend(AIBackend):
 
     def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
         raise_if_gone(client_gone)
-        method = getattr(self._sync_channel().stub, _METHOD_NAMES[task])
+        method = getattr(self._sync_channel().stub, METHOD_NAMES[task])
         try:
             response = method(pb.TextBatch(texts=texts), timeout=self.timeout_s)
         except grpc.RpcError as error:
@@ -199,7 +151,7 @@ class RemoteBackend(AIBackend):
         return self._read(task, response, len(texts))
 
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:
-        method = getattr(self._aio_channel().stub, _METHOD_NAMES[task])
+        method = getattr(self._aio_channel().stub, METHOD_NAMES[task])
         try:
             response = await method(pb.TextBatch(texts=texts), timeout=self.timeout_s)
         except grpc.RpcError as error:
@@ -255,9 +207,9 @@ class RemoteBackend(AIBackend):
             self._infos[info.task] = info
 
     def _read(self, task: Task, response: Any, expected: int) -> list[Result]:
-        if response.HasField("model"):
-            self._infos[task] = model_info_from_message(response.model)
-        results = _RESULT_READERS[task](response)
+        results, info = decode_results(task, response)
+        if info is not None:
+            self._infos[task] = info
         if len(results) != expected:
             raise AIError(f"the inference service returned {len(results)} results for {expected} texts")
         return results
