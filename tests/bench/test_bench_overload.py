@@ -29,7 +29,7 @@ def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
     figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
     assert figures["crud_p99_ms"]["n"] == 450 and figures["crud_p99_ms"]["high"] is not None
     assert figures["ai_status_mix"] == {"200": 90, "429": 2000} and figures["ai_504"] == 0
-    verdicts = overload.verdicts(figures)
+    verdicts = overload.verdicts(figures, 450)
     assert verdicts["crud_p99"] == "kept" and verdicts["refusal_p99"] == "kept"
     assert verdicts["only_200_429_503"] == "kept" and verdicts["crud_all_200"] == "kept"
     assert verdicts["goodput"] == "cannot tell"  # 90 vs 40 answers: Poisson intervals this wide do not separate
@@ -42,7 +42,7 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
     loaded = samples(crud, {"200": [45_000.0] * 300 + [900.0] * 10, "504": [30_000.0] * 20})
     figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
     assert figures["goodput_rps"]["estimate"] == 10 / 45  # the 300 late answers missed the deadline
-    verdicts = overload.verdicts(figures)
+    verdicts = overload.verdicts(figures, 450)
     assert verdicts["crud_p99"] == "broken" and verdicts["goodput"] == "broken"
     assert verdicts["only_200_429_503"] == "broken" and verdicts["refusal_p99"] == "no refusals"
 
@@ -55,7 +55,9 @@ def test_answers_ending_after_the_window_are_not_goodput() -> None:
 
 def test_too_few_reads_cannot_bound_a_p99() -> None:
     figures = overload.summarise(samples([], {}), samples([5.0] * 100, {"200": [1.0]}), overload.Plan(), 30_000)
-    assert overload.verdicts(figures)["crud_p99"] == "cannot tell"
+    verdicts = overload.verdicts(figures, 450)
+    assert verdicts["crud_p99"] == "cannot tell"
+    assert verdicts["crud_all_200"] == "broken"  # 100 of 450 offered reads were sent: the rest waited for a reader
 
 
 def test_the_table_names_every_config_and_its_intervals() -> None:
@@ -69,7 +71,7 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
                      "inference_timeout_s": 30},
         "request_texts": None,
         "configs": [{"framework": "flask", "mode": "inprocess", "guard": "on", "figures": figures,
-                     "verdicts": overload.verdicts(figures)}],
+                     "verdicts": overload.verdicts(figures, 450)}],
     }
     table = overload.markdown(report)
     assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
