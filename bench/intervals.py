@@ -7,6 +7,9 @@
 - Proportions (error rates, goodput fractions): Wilson score interval.
 - Counts per second (throughput): exact Poisson (Garwood) interval on the count, divided by the window length.
   k6's constant-arrival-rate spaces arrivals evenly, so the count varies less than Poisson: this errs on the wide side.
+- A ratio of two such rates (goodput against capacity): exact conditional interval. Given both counts' total, the
+  first count is Binomial(total, p) with p = r1 t1 / (r1 t1 + r2 t2); Clopper-Pearson bounds on p give the ratio's.
+  Narrower than comparing the two rates' own intervals, which would double-count the uncertainty.
 - Figures measured once per trial (memory peaks, CPU): Student-t interval of the mean over the trials; one trial
   gives an open interval.
 - A searched capacity: the bracket between the last rate that met the objective and the first that did not.
@@ -125,6 +128,23 @@ def per_second(count: int, duration_s: float, confidence: float = CONFIDENCE) ->
     low = sps.chi2.ppf(tail, 2 * count) / 2.0 if count > 0 else 0.0
     high = sps.chi2.ppf(1.0 - tail, 2 * count + 2) / 2.0
     return Interval(count / duration_s, float(low) / duration_s, float(high) / duration_s, int(count), "Poisson",
+                    confidence)
+
+
+def rate_ratio(count: int, duration_s: float, base_count: int, base_duration_s: float,
+               confidence: float = CONFIDENCE) -> Interval:
+    """(count / duration_s) / (base_count / base_duration_s) with the exact conditional (binomial) interval."""
+    total = int(count) + int(base_count)
+    method = "Poisson rate ratio"
+    if duration_s <= 0 or base_duration_s <= 0 or base_count <= 0:
+        return Interval(None, None, None, total, method, confidence)
+    ci = sps.binomtest(int(count), total).proportion_ci(confidence_level=confidence, method="exact")
+    exposure = base_duration_s / duration_s
+
+    def ratio(p: float) -> float | None:
+        return None if p >= 1.0 else p / (1.0 - p) * exposure
+
+    return Interval(count / base_count * exposure, ratio(float(ci.low)), ratio(float(ci.high)), total, method,
                     confidence)
 
 

@@ -1,7 +1,7 @@
 // AI past capacity beside ordinary traffic: AI_CLIENTS closed-loop clients post to /ai/title, /ai/summarize and
 // /ai/sentiment in turn while one reader gets a post CRUD_RATE times a second. What to watch: whether the reads
 // stay fast, and whether the surplus AI requests get quick 429/503 answers (clients honour Retry-After) or wait.
-// Run: BASE_URL=http://127.0.0.1:8001 AI_CLIENTS=24 CRUD_RATE=10 DURATION=30s k6 run k6/ai_overload.js
+// Run: BASE_URL=http://127.0.0.1:8001 AI_CLIENTS=24 AI_ARRIVAL_S=2 CRUD_RATE=10 DURATION=30s k6 run k6/ai_overload.js
 // bench/overload.py runs it for every framework, mode and guard setting and reads its per-request output.
 import http from 'k6/http';
 import { sleep } from 'k6';
@@ -12,6 +12,9 @@ export { handleSummary } from './lib/summary.js';
 const AI_TASKS = ['title', 'summarize', 'sentiment'];
 const aiClients = Number(__ENV.AI_CLIENTS || 24);
 const crudRate = Number(__ENV.CRUD_RATE || 10);
+// Clients arrive one after another over this many seconds, as a burst of users does; all at the same instant they
+// would measure how fast the machine opens 24 connections at once, not how the service answers AI demand.
+const arrivalS = Number(__ENV.AI_ARRIVAL_S ?? 2);
 const target = targets()[0];
 const base = target.url;
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -52,6 +55,7 @@ export function setup() {
 
 // The text is a real news article when AI_TEXTS names the benchmark's sample (k6/lib/texts.js), else the post's.
 export function ai(data) {
+  if (__ITER === 0) sleep((arrivalS * ((__VU - 1) % aiClients)) / aiClients);
   const res = runAI(base, AI_TASKS[(__VU + __ITER) % AI_TASKS.length], data.postId);
   if (res.status === 429 || res.status === 503) {
     // A well-behaved client waits as long as it is told to (a little spread, so retries do not come in step).

@@ -67,6 +67,26 @@ def test_poisson_interval_of_a_rate():
     assert zero.low == 0 and zero.high == pytest.approx(0.3689, abs=1e-3)
 
 
+def test_rate_ratio_interval_covers_the_true_ratio_at_least_95_percent():
+    """Seeded Poisson draws of two rates whose true ratio is 0.9, over windows of different lengths."""
+    rng = np.random.default_rng(77)
+    draws = 2000
+    covered = 0
+    for _ in range(draws):
+        iv = intervals.rate_ratio(int(rng.poisson(0.9 * 2.0 * 60)), 60.0, int(rng.poisson(2.0 * 20)), 20.0)
+        covered += iv.low <= 0.9 <= iv.high
+    assert covered / draws >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / draws)
+
+
+def test_rate_ratio_estimate_scales_by_the_windows_and_is_narrower_than_both_rates_compared():
+    iv = intervals.rate_ratio(180, 60.0, 50, 20.0)
+    assert iv.estimate == pytest.approx(1.2) and iv.low < 1.2 < iv.high
+    # The same counts judged by overlapping the two rates' own intervals would need a wider margin.
+    goodput, knee = intervals.per_second(180, 60.0), intervals.per_second(50, 20.0)
+    assert iv.low > goodput.low / knee.high
+    assert intervals.rate_ratio(5, 10.0, 0, 10.0).estimate is None
+
+
 def test_mean_over_trials_and_one_trial_is_open():
     iv = intervals.mean([10.0, 12.0, 14.0])
     # t(0.975, 2) = 4.303, sd 2, n 3.

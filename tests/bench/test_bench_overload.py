@@ -26,13 +26,17 @@ def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
     knee = samples([], {"200": [800.0] * 40})  # 2 answers/s at the knee
     crud = [rng.uniform(2, 30) for _ in range(450)]
     loaded = samples(crud, {"200": [900.0] * 90, "429": [rng.uniform(1, 10) for _ in range(2000)]})
-    figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
+    figures = overload.summarise([knee], loaded, plan, deadline_ms=30_000)
     assert figures["crud_p99_ms"]["n"] == 450 and figures["crud_p99_ms"]["high"] is not None
     assert figures["ai_status_mix"] == {"200": 90, "429": 2000} and figures["ai_504"] == 0
-    verdicts = overload.verdicts(figures, 450)
+    verdicts = overload.verdicts(figures, plan)
     assert verdicts["crud_p99"] == "kept" and verdicts["refusal_p99"] == "kept"
     assert verdicts["only_200_429_503"] == "kept" and verdicts["crud_all_200"] == "kept"
-    assert verdicts["goodput"] == "cannot tell"  # 90 vs 40 answers: Poisson intervals this wide do not separate
+    assert verdicts["goodput"] == "cannot tell"  # 90 vs 40 answers: the ratio's interval holds 0.8 and 1
+
+    many = overload.summarise([samples([], {"200": [800.0] * 800})], samples(crud, {"200": [900.0] * 1700}), plan,
+                              deadline_ms=30_000)
+    assert overload.verdicts(many, plan)["goodput"] == "kept"  # ratio 0.94 of thousands of answers: above 0.8
 
 
 def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() -> None:
@@ -40,9 +44,9 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
     knee = samples([], {"200": [800.0] * 400})
     crud = [20_000.0] * 400 + [5.0] * 50
     loaded = samples(crud, {"200": [45_000.0] * 300 + [900.0] * 10, "504": [30_000.0] * 20})
-    figures = overload.summarise(knee, loaded, plan, deadline_ms=30_000)
+    figures = overload.summarise([knee], loaded, plan, deadline_ms=30_000)
     assert figures["goodput_rps"]["estimate"] == 10 / 45  # the 300 late answers missed the deadline
-    verdicts = overload.verdicts(figures, 450)
+    verdicts = overload.verdicts(figures, plan)
     assert verdicts["crud_p99"] == "broken" and verdicts["goodput"] == "broken"
     assert verdicts["only_200_429_503"] == "broken" and verdicts["refusal_p99"] == "no refusals"
 
@@ -50,19 +54,20 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
 def test_answers_ending_after_the_window_are_not_goodput() -> None:
     plan = overload.Plan(overload_s=45)
     late = samples([5.0] * 450, {"200": [900.0] * 30}, ended_s=50.0)
-    assert overload.summarise(samples([], {}), late, plan, 30_000)["goodput_rps"]["estimate"] == 0
+    assert overload.summarise([samples([], {})], late, plan, 30_000)["goodput_rps"]["estimate"] == 0
 
 
 def test_too_few_reads_cannot_bound_a_p99() -> None:
-    figures = overload.summarise(samples([], {}), samples([5.0] * 100, {"200": [1.0]}), overload.Plan(), 30_000)
-    verdicts = overload.verdicts(figures, 450)
+    plan = overload.Plan(overload_s=45)
+    figures = overload.summarise([samples([], {})], samples([5.0] * 100, {"200": [1.0]}), plan, 30_000)
+    verdicts = overload.verdicts(figures, plan)
     assert verdicts["crud_p99"] == "cannot tell"
     assert verdicts["crud_all_200"] == "broken"  # 100 of 450 offered reads were sent: the rest waited for a reader
 
 
 def test_the_table_names_every_config_and_its_intervals() -> None:
-    plan = overload.Plan()
-    figures = overload.summarise(samples([], {"200": [1.0] * 20}), samples([5.0] * 450, {"200": [1.0] * 30}),
+    plan = overload.Plan(overload_s=45)
+    figures = overload.summarise([samples([], {"200": [1.0] * 20})], samples([5.0] * 450, {"200": [1.0] * 30}),
                                  plan, 30_000)
     figures["workers_restarted"] = 0
     report = {
@@ -71,7 +76,9 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
                      "inference_timeout_s": 30},
         "request_texts": None,
         "configs": [{"framework": "flask", "mode": "inprocess", "guard": "on", "figures": figures,
-                     "verdicts": overload.verdicts(figures, 450)}],
+                     "verdicts": overload.verdicts(figures, plan)}],
     }
     table = overload.markdown(report)
     assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
+    assert "| 0.67 [" in table  # goodput / knee: 30 answers in 45 s against 20 in 20 s
+
