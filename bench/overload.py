@@ -44,13 +44,13 @@ GOODPUT_OF_KNEE = 0.8
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    ai_clients: int = 32
+    ai_clients: int = 48
     # The AI clients arrive one after another over this many seconds (k6/ai_overload.js says why).
     ai_arrival_s: float = 2.0
     crud_rate: float = 10.0
     knee_s: float = 30.0
-    # 10 reads/s for 60 s: 600 reads, and some 400 refusals, enough for p99s with both bounds (368 at least,
-    # bench/intervals.py)
+    # 10 reads/s for 60 s: 600 reads, and (48 clients retrying every few seconds) some 600 refusals: enough for p99s
+    # with both bounds (368 at least, bench/intervals.py)
     overload_s: float = 60.0
     warmup_s: float = 5.0
     # After each k6 run, time for the requests it abandoned to leave the service before the next run starts.
