@@ -42,7 +42,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 def task_meta(backend: AIBackend, task: Task, result: Result | None) -> dict[str, Any]:
     """What answered, so synthetic or truncated output is never mistaken for a real model's full reading."""
-    info: ModelInfo | None = backend.model_info(task)
+    # A remote result says which model computed it; in-process backends are asked instead (a local lookup).
+    info: ModelInfo | None = result.model if result is not None and result.model else backend.model_info(task)
     synthetic = bool(info and info.synthetic)
     meta: dict[str, Any] = {
         "mode": backend.mode,
