@@ -8,10 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-FRAMEWORKS = ("flask", "fastapi", "django")
-MODES = ("off", "inprocess", "remote")
-AI_SCENARIOS = ("ai_summarize", "ai_sentiment", "ai_title", "ai_tags")
-SCENARIOS = ("crud", "ai_mixed", *AI_SCENARIOS)
+from bench import catalog
+
+# Discovered (bench/catalog.py): the services' manifests and the k6 scripts, never a list kept here.
+FRAMEWORKS = catalog.frameworks()
+MODES = catalog.modes()
+AI_SCENARIOS = catalog.ai_only_scenarios()
+SCENARIOS = catalog.scenarios()
 DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
 
