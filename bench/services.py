@@ -14,6 +14,7 @@ import httpx
 from bench import catalog
 from bench.config import ServicesConfig
 from bench.processes import Child, ServiceFailed, ensure_port_free, wait_until
+from blogcore.settings import torch_threads_for
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE_DIRS = {name: found.directory for name, found in catalog.services().items()}
@@ -111,7 +112,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
             ports["inference_metrics"] = ensure_port_free(svc.inference_metrics_port, "the inference service (metrics)")
             inf_env = {
                 **env,
-                **model_env(svc, torch_threads=core_count),
+                **model_env(svc, torch_threads=torch_threads_for(core_count)),
                 "HOST": "127.0.0.1",
                 "GRPC_PORT": str(ports["inference_grpc"]),
                 "METRICS_PORT": str(ports["inference_metrics"]),
@@ -126,8 +127,9 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
         ports["api"] = ensure_port_free(svc.api_port, f"the {framework} API")
         multiproc = cfg_dir / "prometheus-multiproc"
         multiproc.mkdir(exist_ok=True)
-        # In process, every worker holds its own models: split the service cores between the workers.
-        torch_threads = max(1, core_count // svc.web_workers)
+        # In process, every worker holds its own models: the service cores are split between the workers, as
+        # the API itself would split them (TORCH_THREADS=0); said explicitly so the run records the number.
+        torch_threads = torch_threads_for(core_count, svc.web_workers)
         api_env = {
             **env,
             **model_env(svc, torch_threads=torch_threads),
