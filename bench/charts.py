@@ -13,7 +13,6 @@ from matplotlib.figure import Figure  # noqa: E402
 from bench.figures import Figures  # noqa: E402
 
 MODE_COLOURS = {"off": "#9e9e9e", "inprocess": "#e4572e", "remote": "#17bebb"}
-FW_COLOURS = {"flask": "#4c72b0", "fastapi": "#55a868", "django": "#c44e52"}
 
 
 def _save(figure: Figure, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:

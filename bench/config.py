@@ -5,13 +5,20 @@ from __future__ import annotations
 import copy
 import tomllib
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-FRAMEWORKS = ("flask", "fastapi", "django")
-MODES = ("off", "inprocess", "remote")
-AI_SCENARIOS = ("ai_summarize", "ai_sentiment", "ai_title", "ai_tags")
-SCENARIOS = ("crud", "ai_mixed", *AI_SCENARIOS)
+from pydantic import TypeAdapter, ValidationError
+
+from bench import catalog
+from blogcore.settings import APISettings
+
+# Discovered (bench/catalog.py): the services' manifests and the k6 scripts, never a list kept here.
+FRAMEWORKS = catalog.frameworks()
+MODES = catalog.modes()
+AI_SCENARIOS = catalog.ai_only_scenarios()
+SCENARIOS = catalog.scenarios()
 DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
 
@@ -170,6 +177,23 @@ def _cpus(key: str, value: Any) -> str | tuple[int, ...]:
     raise ConfigError(f"[pinning] {key} must be \"auto\" or a non-empty list of CPU numbers")
 
 
+# The [services] keys the APIs read as well: their defaults, types, bounds and choices are APISettings' own.
+API_SETTINGS = ("web_workers", "web_threads", "model_source", "model_profile", "summary_max_new_tokens",
+                "title_max_new_tokens", "num_beams", "ai_max_concurrency", "ai_bulkhead", "ai_guard",
+                "inference_timeout_s")
+
+
+def _api_setting(svc: dict[str, Any], key: str) -> Any:
+    field_info = APISettings.model_fields[key]
+    value = svc.get(key, field_info.default)
+    if isinstance(field_info.default, StrEnum):
+        return _names("services", key, [str(value)], tuple(map(str, type(field_info.default))))[0]
+    try:
+        return TypeAdapter(Annotated[field_info.annotation, *field_info.metadata]).validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError(f"[services] {key}: {exc.errors()[0]['msg']} (got {value!r})") from None
+
+
 def parse_config(raw: dict[str, Any], profile: str = "default", source: str = "") -> BenchConfig:
     """Validate a parsed TOML document; profile 'quick' or 'full' merges [profiles.<name>] over the base first."""
     raw = dict(raw)
@@ -218,17 +242,7 @@ def parse_config(raw: dict[str, Any], profile: str = "default", source: str = ""
         unbatched_env=_env("batching", "unbatched_env", bat.get("unbatched_env", {"BATCH_MAX_SIZE": "1"})),
     )
     services = ServicesConfig(
-        web_workers=_number("services", "web_workers", svc.get("web_workers", 2), 1, integer=True),
-        web_threads=_number("services", "web_threads", svc.get("web_threads", 4), 1, integer=True),
-        model_source=_names("services", "model_source", [svc.get("model_source", "synthetic")], ("hub", "synthetic", "auto"))[0],
-        model_profile=_names("services", "model_profile", [svc.get("model_profile", "light")], ("full", "light", "tiny"))[0],
-        summary_max_new_tokens=_number("services", "summary_max_new_tokens", svc.get("summary_max_new_tokens", 48), 1, True),
-        title_max_new_tokens=_number("services", "title_max_new_tokens", svc.get("title_max_new_tokens", 16), 1, True),
-        num_beams=_number("services", "num_beams", svc.get("num_beams", 1), 1, integer=True),
-        ai_max_concurrency=_number("services", "ai_max_concurrency", svc.get("ai_max_concurrency", 1), 1, True),
-        ai_bulkhead=_number("services", "ai_bulkhead", svc.get("ai_bulkhead", 0), 0, integer=True),
-        ai_guard=_names("services", "ai_guard", [svc.get("ai_guard", "on")], ("on", "off"))[0],
-        inference_timeout_s=float(_number("services", "inference_timeout_s", svc.get("inference_timeout_s", 30), 0.1)),
+        **{key: _api_setting(svc, key) for key in API_SETTINGS},
         startup_timeout_s=float(_number("services", "startup_timeout_s", svc.get("startup_timeout_s", 240), 1)),
         api_port=_number("services", "api_port", svc.get("api_port", 0), 0, integer=True),
         inference_port=_number("services", "inference_port", svc.get("inference_port", 0), 0, integer=True),

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import intervals, stats
+from bench import catalog, intervals, stats
 from bench.intervals import Interval
 
-FRAMEWORK_ORDER = ("flask", "fastapi", "django")
-MODE_ORDER = ("off", "inprocess", "remote")
+FRAMEWORK_ORDER = catalog.frameworks()
+MODE_ORDER = catalog.modes()
+
+
+def _in_order(present: set[str], order: tuple[str, ...]) -> list[str]:
+    # Known names in their order, then any the catalog does not know (a result from another checkout): a figure
+    # is never left out of the report for want of a listing.
+    return [name for name in order if name in present] + sorted(present - set(order))
 
 
 class Figures:
     def __init__(self, result: dict[str, Any]) -> None:
         self.result = result
         self.configs = {(c["framework"], c["mode"]): c for c in result["configs"]}
-        self.frameworks = [f for f in FRAMEWORK_ORDER if any(k[0] == f for k in self.configs)]
-        self.modes = [m for m in MODE_ORDER if any(k[1] == m for k in self.configs)]
+        self.frameworks = _in_order({framework for framework, _ in self.configs}, FRAMEWORK_ORDER)
+        self.modes = _in_order({mode for _, mode in self.configs}, MODE_ORDER)
 
     def config(self, framework: str, mode: str) -> dict[str, Any] | None:
         return self.configs.get((framework, mode))

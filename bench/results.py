@@ -12,6 +12,8 @@ from typing import Any
 
 import jsonschema
 
+from bench import catalog
+
 SCHEMA_VERSION = 1
 PACKAGES = ("flask", "fastapi", "django", "gunicorn", "uvicorn", "uvicorn-worker", "torch", "transformers",
             "tokenizers", "grpcio", "protobuf", "pydantic", "sqlalchemy", "prometheus_client", "psutil", "k6")
@@ -85,8 +87,8 @@ RESULT_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["framework", "mode", "scenarios", "saturation"],
                 "properties": {
-                    "framework": {"enum": ["flask", "fastapi", "django"]},
-                    "mode": {"enum": ["off", "inprocess", "remote"]},
+                    "framework": {"enum": list(catalog.frameworks())},
+                    "mode": {"enum": list(catalog.modes())},
                     "startup_s": _NUM,
                     "idle_memory": {"type": "object"},
                     "models": {"type": "object"},

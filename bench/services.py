@@ -11,16 +11,13 @@ from pathlib import Path
 
 import httpx
 
+from bench import catalog
 from bench.config import ServicesConfig
 from bench.processes import Child, ServiceFailed, ensure_port_free, wait_until
+from blogcore.settings import torch_threads_for
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICE_DIRS = {
-    "flask": REPO / "services" / "api-flask",
-    "fastapi": REPO / "services" / "api-fastapi",
-    "django": REPO / "services" / "api-django",
-    "inference": REPO / "services" / "inference",
-}
+SERVICE_DIRS = {name: found.directory for name, found in catalog.services().items()}
 
 
 def base_env() -> dict[str, str]:
@@ -110,19 +107,19 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
     ports: dict[str, int] = {}
     env = base_env()
     try:
-        if mode == "remote":
+        if catalog.needs_inference(mode):
             ports["inference_grpc"] = ensure_port_free(svc.inference_port, "the inference service (gRPC)")
             ports["inference_metrics"] = ensure_port_free(svc.inference_metrics_port, "the inference service (metrics)")
             inf_env = {
                 **env,
-                **model_env(svc, torch_threads=core_count),
+                **model_env(svc, torch_threads=torch_threads_for(core_count)),
                 "HOST": "127.0.0.1",
                 "GRPC_PORT": str(ports["inference_grpc"]),
                 "METRICS_PORT": str(ports["inference_metrics"]),
                 **svc.inference_env,
                 **(inference_extra_env or {}),
             }
-            inference = Child(f"inference ({name})", ["bash", str(SERVICE_DIRS["inference"] / "start.sh")], inf_env,
+            inference = Child(f"inference ({name})", ["bash", str(catalog.service(catalog.INFERENCE).start_script)], inf_env,
                               cfg_dir / "inference.log", cpus=cpus)
             addr = f"127.0.0.1:{ports['inference_grpc']}"
             wait_until(lambda: _grpc_serving(addr), svc.startup_timeout_s, interval_s=0.5, watch=[inference])
@@ -130,8 +127,9 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
         ports["api"] = ensure_port_free(svc.api_port, f"the {framework} API")
         multiproc = cfg_dir / "prometheus-multiproc"
         multiproc.mkdir(exist_ok=True)
-        # In process, every worker holds its own models: split the service cores between the workers.
-        torch_threads = max(1, core_count // svc.web_workers)
+        # In process, every worker holds its own models: the service cores are split between the workers, as
+        # the API itself would split them (TORCH_THREADS=0); said explicitly so the run records the number.
+        torch_threads = torch_threads_for(core_count, svc.web_workers)
         api_env = {
             **env,
             **model_env(svc, torch_threads=torch_threads),
@@ -151,7 +149,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             **svc.api_env,
         }
-        start_sh = SERVICE_DIRS[framework] / "start.sh"
+        start_sh = catalog.service(framework).start_script
         if not start_sh.exists():
             raise ServiceFailed(f"{start_sh} does not exist: the {framework} service is not in this checkout")
         api = Child(f"{framework} API ({name})", ["bash", str(start_sh)], api_env, cfg_dir / "api.log", cpus=cpus)

@@ -21,8 +21,12 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bench import catalog
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("flask", "fastapi", "django")
+
+# Every framework with a manifest (bench/catalog.py), the tests' own fixture ones when BENCH_SERVICE_PATH names them.
+FRAMEWORKS = catalog.frameworks()
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 
@@ -34,7 +38,7 @@ def free_port() -> int:
 
 
 def service_dir(framework: str) -> Path:
-    return REPO_ROOT / "services" / f"api-{framework}"
+    return catalog.service(framework).directory
 
 
 @dataclass
@@ -120,7 +124,7 @@ def start_api(
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(service_dir(framework) / "start.sh")],
+            ["bash", str(catalog.service(framework).start_script)],
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

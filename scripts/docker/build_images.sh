@@ -92,7 +92,9 @@ build_base() {
 build_base ml-base
 
 # The service images only add small layers, so building them one at a time costs little and spares the CPU.
-for service in inference api-flask api-fastapi api-django; do
+# Every service directory with a manifest (bench/catalog.py reads the same ones); its compose service has its name.
+for manifest in services/*/service.toml; do
+    service=$(basename "$(dirname "$manifest")")
     log "service image $STACK_IMAGE_PREFIX/$service:$STACK_TAG"
     # Building reads no secret, but compose validates the whole file first: placeholders satisfy it here only.
     DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-build-only}" GF_ADMIN_PASSWORD="${GF_ADMIN_PASSWORD:-build-only}" \

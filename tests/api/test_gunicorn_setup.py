@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from servers import REPO_ROOT, service_dir, start_api
+from servers import FRAMEWORKS, REPO_ROOT, service_dir, start_api
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -50,7 +50,7 @@ def _series(text: str, name: str) -> list[dict[str, str]]:
             if sample.name == name]
 
 
-@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_started_as_the_readme_says_metrics_carry_request_and_ai_series(framework: str, tmp_path: Path) -> None:
     """No PROMETHEUS_MULTIPROC_DIR (the README sets none): the conf makes one, and traffic shows up in /metrics."""
     home = tmp_path / "home"
@@ -79,7 +79,7 @@ def test_started_as_the_readme_says_metrics_carry_request_and_ai_series(framewor
 
 
 @pytest.mark.parametrize("access_log", ["on", "off"])
-@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_access_log_has_one_line_per_request_and_one_switch(framework: str, access_log: str, tmp_path: Path) -> None:
     env = {"INFERENCE_MODE": "off"} if access_log == "on" else {"INFERENCE_MODE": "off", "ACCESS_LOG": "off"}
     server = start_api(framework, env, tmp_path)
@@ -126,7 +126,7 @@ def test_off_mode_never_imports_torch() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)
 
 
-@pytest.mark.parametrize("framework", ["flask", "fastapi", "django"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_concurrent_writes_from_several_workers(framework: str, tmp_path: Path) -> None:
     """Two workers writing one SQLite file at once: WAL and the busy timeout mean no 'database is locked'."""
     from concurrent.futures import ThreadPoolExecutor

@@ -78,3 +78,11 @@ def test_saturation_start_rate_off_overrides_only_off():
     sat = load_config().saturation
     assert sat.start_for("ai_mixed", "off") > sat.start_for("ai_mixed", "inprocess")
     assert sat.start_for("ai_mixed", "remote") == sat.start_rate["ai_mixed"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("web_workers", 65), ("num_beams", 9), ("inference_timeout_s", 0)])
+def test_service_settings_are_bounded_by_the_apis_own_settings(key, value):
+    raw = raw_default()
+    raw["services"][key] = value
+    with pytest.raises(ConfigError, match=rf"\[services\] {key}"):
+        parse_config(raw)

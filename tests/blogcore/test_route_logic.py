@@ -214,3 +214,9 @@ def test_scores_are_rounded_alike_on_every_path() -> None:
                                               Task.TAGS: Tags((("python", noisy),))})
     assert sentiment["score"] == tags["tags"][0]["score"] == 0.2551
     assert enriched["sentiment"]["score"] == enriched["predicted_tags"][0]["score"] == 0.2551
+
+
+def test_the_meta_names_the_model_the_result_carries() -> None:
+    carried = ModelInfo(Task.TITLE, "carried/title", "hub", 64)
+    body = ai_routes.task_body(ScriptedBackend(), Task.TITLE, Title("A title", model=carried))
+    assert (body["meta"]["model"], body["meta"]["synthetic_weights"]) == ("carried/title", False)

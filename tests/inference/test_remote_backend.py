@@ -264,3 +264,15 @@ def test_remote_mode_never_imports_torch():
 def test_create_backend_picks_remote():
     backend = create_backend(APISettings(inference_mode="remote", inference_addr="127.0.0.1:9"))
     assert isinstance(backend, RemoteBackend)
+
+
+def test_results_carry_the_model_that_computed_them():
+    with ServerThread(FakeEngine()) as service:
+        service.wait_serving()
+        backend = backend_for(service.port)
+        try:
+            [title] = backend.run(Task.TITLE, ["x"])
+            [tags] = asyncio.run(backend.arun(Task.TAGS, ["x"]))
+            assert (title.model.model_id, tags.model.model_id) == ("fake/title", "fake/tags")
+        finally:
+            backend.close()

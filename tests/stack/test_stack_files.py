@@ -298,3 +298,24 @@ def test_read_only_services_can_still_write_where_they_must(compose):
     assert {"/hf-cache", "/tmp"} <= writable(compose["services"]["inference"])
     assert "/prometheus" in writable(compose["services"]["prometheus"])
     assert {"/var/lib/grafana", "/var/log/grafana", "/tmp"} <= writable(compose["services"]["grafana"])
+
+
+def test_the_stack_files_name_every_framework_of_the_catalog(prometheus_config, compose):
+    from bench import catalog
+
+    labelled = {
+        target: group["labels"].get("framework")
+        for job in prometheus_config["scrape_configs"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    k6_urls = dict(re.findall(r"^\s+(\w+): 'http://127\.0\.0\.1:(\d+)',$", (REPO / "k6/lib/config.js").read_text(), re.M))
+    for name in catalog.frameworks():
+        found = catalog.service(name)
+        compose_name, port = found.directory.name, found.default_port
+        assert str(compose["services"][compose_name]["environment"]["PORT"]) == str(port), name
+        assert labelled.get(f"{compose_name}:{port}") == name, f"prometheus.yml does not scrape {name}"
+        assert k6_urls.get(name) == str(port), f"k6/lib/config.js DEFAULT_URLS lacks {name}"
+    assert set(k6_urls) == set(catalog.frameworks())
+    [api_job] = [job for job in prometheus_config["scrape_configs"] if job["job_name"] == "blog-api"]
+    assert {group["labels"]["framework"] for group in api_job["static_configs"]} == set(catalog.frameworks())

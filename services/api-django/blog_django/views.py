@@ -7,13 +7,12 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from blog_django.posts.models import Post
-from blogcore import contract, errors, handlers, metrics
+from blog_django.posts.store import DjangoPostStore
+from blogcore import contract, errors, handlers, metrics, post_routes
 from blogcore.ai import Task
 from blogcore.ai.admission import wsgi_client_gone
 from blogcore.ai_routes import AIRoutes
@@ -36,15 +35,7 @@ def _json(request: HttpRequest, model: type) -> Any:
     return contract.parse_json_request(model, request.body, request.META.get("CONTENT_TYPE"))
 
 
-def _existing(post_id: int) -> Post:
-    in_range = 1 <= post_id <= contract.MAX_POST_ID
-    return handlers.found(Post.objects.filter(pk=post_id).first() if in_range else None, post_id)
-
-
-def _body_of(post_id: int) -> str | None:
-    if not 1 <= post_id <= contract.MAX_POST_ID:
-        return None
-    return Post.objects.filter(pk=post_id).values_list("body", flat=True).first()
+STORE = DjangoPostStore()
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -81,40 +72,28 @@ class PostsView(ApiView):
     def get(self, request: HttpRequest) -> JsonResponse:
         """A page of posts, newest first."""
         query = contract.parse_query(contract.PageQuery, request.GET.dict())
-        posts = Post.objects.all()
-        items = list(posts[query.offset : query.offset + query.page_size])
-        return json_response(handlers.page_body(items, posts.count(), query))
+        return json_response(post_routes.list_posts(STORE, query))
 
     def post(self, request: HttpRequest) -> JsonResponse:
         """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
         data = _json(request, contract.PostCreate)
-        ai = _ai().enrich(data.body, wsgi_client_gone(request.META)) if data.enrich else None
-        now = timezone.now()
-        post = Post.objects.create(
-            title=data.title, body=data.body, tags=data.tags, ai=ai, created_at=now, updated_at=now
-        )
-        return json_response(handlers.post_body(post), 201, {"Location": handlers.post_location(post.pk)})
+        body, headers = post_routes.create_post(STORE, _ai(), data, wsgi_client_gone(request.META))
+        return json_response(body, 201, headers)
 
 
 class PostView(ApiView):
     def get(self, request: HttpRequest, post_id: int) -> JsonResponse:
         """One post."""
-        return json_response(handlers.post_body(_existing(post_id)))
+        return json_response(post_routes.get_post(STORE, post_id))
 
     def put(self, request: HttpRequest, post_id: int) -> JsonResponse:
         """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
         data = _json(request, contract.PostUpdate)
-        post = _existing(post_id)
-        if data.enrich:
-            post.ai = _ai().enrich(data.body, wsgi_client_gone(request.META))
-        post.title, post.body, post.tags = data.title, data.body, data.tags
-        post.updated_at = timezone.now()
-        post.save()
-        return json_response(handlers.post_body(post))
+        return json_response(post_routes.update_post(STORE, _ai(), post_id, data, wsgi_client_gone(request.META)))
 
     def delete(self, request: HttpRequest, post_id: int) -> HttpResponse:
         """Delete a post."""
-        _existing(post_id).delete()
+        post_routes.delete_post(STORE, post_id)
         return HttpResponse(status=204)
 
 
@@ -124,7 +103,8 @@ class AITaskView(ApiView):
     def post(self, request: HttpRequest) -> JsonResponse:
         """Run this view's AI task on raw text or a stored post."""
         data = _json(request, contract.AIRequest)
-        return json_response(_ai().answer(self.task, data, _body_of, wsgi_client_gone(request.META)))
+        lookup = post_routes.body_lookup(STORE)
+        return json_response(_ai().answer(self.task, data, lookup, wsgi_client_gone(request.META)))
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

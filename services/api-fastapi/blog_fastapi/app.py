@@ -9,17 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from blog_fastapi.middleware import BodyLimitMiddleware, MetricsMiddleware
-from blogcore import contract, errors, handlers, metrics
+from blogcore import contract, errors, handlers, metrics, post_routes
 from blogcore.ai import Task
 from blogcore.ai_routes import AIRoutes, close_all, open_ai
-from blogcore.posts import PostRepository, create_session_factory, create_storage_engine, session_scope
+from blogcore.posts import PostRepository, SessionPerCall, create_session_factory, create_storage_engine, session_scope
 from blogcore.settings import APISettings
 
 FRAMEWORK = "fastapi"
@@ -46,8 +45,9 @@ async def get_ai(request: Request) -> AIRoutes:
     return request.app.state.ai
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
+def get_store_per_call(request: Request) -> SessionPerCall:
+    # The async routes await AI work between their storage calls; no session is held across those awaits.
+    return SessionPerCall(request.app.state.sessions)
 
 
 def get_repo(request: Request) -> Iterator[PostRepository]:
@@ -61,17 +61,8 @@ async def require_json(request: Request) -> None:
 
 AI = Annotated[AIRoutes, Depends(get_ai)]
 Repo = Annotated[PostRepository, Depends(get_repo)]
-Sessions = Annotated[sessionmaker[Session], Depends(get_sessions)]
+StorePerCall = Annotated[SessionPerCall, Depends(get_store_per_call)]
 JsonBody = Depends(require_json)
-
-
-def _in_session(sessions: sessionmaker[Session], work: Callable[[PostRepository], Any]) -> Any:
-    with session_scope(sessions) as session:
-        return work(PostRepository(session))
-
-
-def _existing(repo: PostRepository, post_id: int) -> Any:
-    return handlers.found(repo.get(post_id), post_id)
 
 
 @router.get("/health")
@@ -97,56 +88,42 @@ def metrics_endpoint() -> Response:
 @router.get("/posts")
 def list_posts(query: Annotated[contract.PageQuery, Query()], repo: Repo) -> JSONResponse:
     """A page of posts, newest first."""
-    items, total = repo.page(query.offset, query.page_size)
-    return JSONResponse(handlers.page_body(items, total, query))
+    return JSONResponse(post_routes.list_posts(repo, query))
 
 
 @router.post("/posts", dependencies=[JsonBody])
-async def create_post(
-    request: Request, data: contract.PostCreate, ai_routes: AI, sessions: Sessions
-) -> JSONResponse:
+async def create_post(request: Request, data: contract.PostCreate, ai: AI, store: StorePerCall) -> JSONResponse:
     """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
-    ai = await ai_routes.enrich_async(data.body, request.receive) if data.enrich else None
-    body = await run_in_threadpool(
-        _in_session, sessions, lambda repo: handlers.post_body(repo.create(data.title, data.body, data.tags, ai))
-    )
-    return JSONResponse(body, 201, {"Location": handlers.post_location(body["id"])})
+    body, headers = await post_routes.create_post_async(store, ai, data, run_in_threadpool, request.receive)
+    return JSONResponse(body, 201, headers)
 
 
 @router.get("/posts/{post_id:post_id}")
 def get_post(post_id: int, repo: Repo) -> JSONResponse:
     """One post."""
-    return JSONResponse(handlers.post_body(_existing(repo, post_id)))
+    return JSONResponse(post_routes.get_post(repo, post_id))
 
 
 @router.put("/posts/{post_id:post_id}", dependencies=[JsonBody])
 async def update_post(
-    request: Request, post_id: int, data: contract.PostUpdate, ai_routes: AI, sessions: Sessions
+    request: Request, post_id: int, data: contract.PostUpdate, ai: AI, store: StorePerCall
 ) -> JSONResponse:
     """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
-    await run_in_threadpool(_in_session, sessions, lambda repo: _existing(repo, post_id))
-    ai = await ai_routes.enrich_async(data.body, request.receive) if data.enrich else None
-
-    def replace(repo: PostRepository) -> dict[str, Any]:
-        post = _existing(repo, post_id)
-        return handlers.post_body(repo.update(post, data.title, data.body, data.tags, ai if data.enrich else post.ai))
-
-    return JSONResponse(await run_in_threadpool(_in_session, sessions, replace))
+    return JSONResponse(
+        await post_routes.update_post_async(store, ai, post_id, data, run_in_threadpool, request.receive)
+    )
 
 
 @router.delete("/posts/{post_id:post_id}", status_code=204)
 def delete_post(post_id: int, repo: Repo) -> Response:
     """Delete a post."""
-    repo.delete(_existing(repo, post_id))
+    post_routes.delete_post(repo, post_id)
     return Response(status_code=204)
 
 
 def _ai_endpoint(task: Task) -> Callable[..., Any]:
-    async def endpoint(request: Request, data: contract.AIRequest, ai: AI, sessions: Sessions) -> JSONResponse:
-        def body_of(post_id: int) -> str | None:
-            return _in_session(sessions, lambda repo: repo.body_of(post_id))
-
-        return JSONResponse(await ai.answer_async(task, data, body_of, request.receive))
+    async def endpoint(request: Request, data: contract.AIRequest, ai: AI, store: StorePerCall) -> JSONResponse:
+        return JSONResponse(await ai.answer_async(task, data, post_routes.body_lookup(store), request.receive))
 
     endpoint.__name__ = f"ai_{task}"
     endpoint.__doc__ = f"Run the {task} task on raw text or a stored post."

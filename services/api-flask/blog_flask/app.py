@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from blogcore import contract, errors, handlers, metrics
+from blogcore import contract, errors, handlers, metrics, post_routes
 from blogcore.ai import Task
 from blogcore.ai.admission import wsgi_client_gone
 from blogcore.ai_routes import AIRoutes, open_ai
@@ -59,10 +59,6 @@ def _query_params() -> dict[str, str]:
     return {key: values[-1] for key, values in request.args.lists()}
 
 
-def _get_post(post_id: int) -> Any:
-    return handlers.found(_repo().get(post_id), post_id)
-
-
 @api.get("/health")
 def health() -> Response:
     """Liveness: the process answers."""
@@ -87,46 +83,42 @@ def metrics_endpoint() -> Response:
 def list_posts() -> Response:
     """A page of posts, newest first."""
     query = contract.parse_query(contract.PageQuery, _query_params())
-    items, total = _repo().page(query.offset, query.page_size)
-    return _json_response(handlers.page_body(items, total, query))
+    return _json_response(post_routes.list_posts(_repo(), query))
 
 
 @api.post("/posts")
 def create_post() -> Response:
     """Store a post, enriched by all four AI tasks when asked (nothing is stored if they fail)."""
     data = _json(contract.PostCreate)
-    ai = _ai().enrich(data.body, wsgi_client_gone(request.environ)) if data.enrich else None
-    post = _repo().create(data.title, data.body, data.tags, ai)
-    return _json_response(handlers.post_body(post), 201, {"Location": handlers.post_location(post.id)})
+    body, headers = post_routes.create_post(_repo(), _ai(), data, wsgi_client_gone(request.environ))
+    return _json_response(body, 201, headers)
 
 
 @api.get("/posts/<post_id:post_id>")
 def get_post(post_id: int) -> Response:
     """One post."""
-    return _json_response(handlers.post_body(_get_post(post_id)))
+    return _json_response(post_routes.get_post(_repo(), post_id))
 
 
 @api.put("/posts/<post_id:post_id>")
 def update_post(post_id: int) -> Response:
     """Replace a post's title, body and tags; re-enrich when asked (nothing changes if that fails)."""
     data = _json(contract.PostUpdate)
-    post = _get_post(post_id)
-    ai = _ai().enrich(data.body, wsgi_client_gone(request.environ)) if data.enrich else post.ai
-    post = _repo().update(post, data.title, data.body, data.tags, ai)
-    return _json_response(handlers.post_body(post))
+    return _json_response(post_routes.update_post(_repo(), _ai(), post_id, data, wsgi_client_gone(request.environ)))
 
 
 @api.delete("/posts/<post_id:post_id>")
 def delete_post(post_id: int) -> Response:
     """Delete a post."""
-    _repo().delete(_get_post(post_id))
+    post_routes.delete_post(_repo(), post_id)
     return Response(status=204)
 
 
 def _ai_view(task: Task) -> Callable[[], Response]:
     def view() -> Response:
         data = _json(contract.AIRequest)
-        return _json_response(_ai().answer(task, data, _repo().body_of, wsgi_client_gone(request.environ)))
+        lookup = post_routes.body_lookup(_repo())
+        return _json_response(_ai().answer(task, data, lookup, wsgi_client_gone(request.environ)))
 
     view.__name__ = f"ai_{task}"
     view.__doc__ = f"Run the {task} task on raw text or a stored post."

@@ -42,7 +42,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 def task_meta(backend: AIBackend, task: Task, result: Result | None) -> dict[str, Any]:
     """What answered, so synthetic or truncated output is never mistaken for a real model's full reading."""
-    info: ModelInfo | None = backend.model_info(task)
+    # A remote result says which model computed it; in-process backends are asked instead (a local lookup).
+    info: ModelInfo | None = result.model if result is not None and result.model else backend.model_info(task)
     synthetic = bool(info and info.synthetic)
     meta: dict[str, Any] = {
         "mode": backend.mode,
@@ -165,6 +166,12 @@ class AIRoutes:
             result = _single(await (unless_disconnected(call, receive) if receive else call), task)
         return task_body(self.backend, task, result)
 
+    # Enrichment runs its four tasks one after another in every framework. An enrich holds one place of the AI
+    # bulkhead, and the bulkhead's size is how many model calls the backend is offered at once: four concurrent
+    # calls behind one place would offer four times what the guard admits (and only to async servers). One
+    # after another, an enriched post costs the same in Flask, Django and FastAPI, and a client that leaves
+    # stops the work between tasks in all three.
+
     def enrich(self, text: str, client_gone: ClientGoneCheck = never_gone) -> dict[str, Any]:
         """All four tasks on a post body as one AI request; raises before anything is stored if any fails."""
         with self.bulkhead.place():
@@ -175,16 +182,18 @@ class AIRoutes:
         return _enrichment(self.backend, results)
 
     async def enrich_async(self, text: str, receive: Receive | None = None) -> dict[str, Any]:
-        """The same with the four tasks concurrent, so a batching backend can serve them together."""
+        """The same for asyncio servers: a disconnect cancels the task in flight and skips the rest."""
 
-        async def timed(task: Task) -> Result:
-            with self._timed(task):
-                return _single(await self.backend.arun(task, [text]), task)
+        async def in_turn() -> dict[Task, Result]:
+            results = {}
+            for task in Task:
+                with self._timed(task):
+                    results[task] = _single(await self.backend.arun(task, [text]), task)
+            return results
 
         with self.bulkhead.place():
-            calls = asyncio.gather(*(timed(task) for task in Task))
-            results = await (unless_disconnected(calls, receive) if receive else calls)
-        return _enrichment(self.backend, dict(zip(Task, results, strict=True)))
+            results = await (unless_disconnected(in_turn(), receive) if receive else in_turn())
+        return _enrichment(self.backend, results)
 
     @contextmanager
     def _timed(self, task: Task) -> Iterator[None]:

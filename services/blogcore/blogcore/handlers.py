@@ -1,18 +1,15 @@
 """Route logic every framework would otherwise repeat: post serialisation, health and the HTTP error mapping.
 
-The frameworks only translate requests into these calls and the returned dicts into responses; the AI routes
-live in blogcore.ai_routes.
+The frameworks only translate requests into these calls and the returned dicts into responses; the post routes
+live in blogcore.post_routes, the AI routes in blogcore.ai_routes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from blogcore import contract, errors
-
-PostT = TypeVar("PostT")
-
 
 class PostLike(Protocol):
     id: int
@@ -53,13 +50,6 @@ def page_body(items: list[PostLike], total: int, query: contract.PageQuery) -> d
 
 def post_location(post_id: int) -> str:
     return f"/posts/{post_id}"
-
-
-def found(post: PostT | None, post_id: int) -> PostT:
-    """The looked-up post, or the contract's 404 for its id."""
-    if post is None:
-        raise errors.not_found("post", post_id)
-    return post
 
 
 # ---- health --------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Post storage for the Flask and FastAPI services: the SQLAlchemy model, engine set-up and a small repository.
+"""Post storage for the Flask and FastAPI services: the SQLAlchemy model, engine set-up and two PostStores.
 
-(Django keeps the same fields in its own ORM model; both serialise through blogcore.handlers.post_body.)
+(Django keeps the same fields in its own ORM model and store; blogcore.post_routes drives all of them.)
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Integer, String, Text, create_engine, event, func, select
+from sqlalchemy import JSON, DateTime, Engine, Integer, String, Text, create_engine, event, func, inspect, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from blogcore import errors
 
 # SQLite integers are signed 64-bit: larger ids cannot exist and must read as "not found", not overflow.
 from blogcore.contract import MAX_POST_ID
@@ -115,23 +118,62 @@ class PostRepository:
         return post
 
     def update(self, post: Post, title: str, body: str, tags: list[str], ai: dict[str, Any] | None) -> Post:
-        with self._writing():
+        post = self._attached(post)
+        with self._writing(post.id):
             post.title, post.body, post.tags, post.ai = title, body, tags, ai
             post.updated_at = utcnow()
         return post
 
     def delete(self, post: Post) -> None:
-        with self._writing():
-            self.session.delete(post)
+        with self._writing(post.id):
+            self.session.delete(self._attached(post))
+
+    def _attached(self, post: Post) -> Post:
+        # A post read by an earlier session (SessionPerCall) joins this one without reading its row again.
+        return self.session.merge(post, load=False) if inspect(post).detached else post
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, post_id: int | None = None) -> Iterator[None]:
         try:
             yield
             self.session.commit()
+        except StaleDataError as exc:
+            # The row went between this request's read and its write: the answer a read after the delete gets.
+            self.session.rollback()
+            raise errors.not_found("post", post_id) from exc
         except BaseException:
             self.session.rollback()
             raise
+
+
+class SessionPerCall:
+    """A PostStore whose every call has its own short session, for async routes that await AI work between a
+    read and a write: no pooled connection is held while the models run."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with session_scope(self.sessions) as session:
+            return getattr(PostRepository(session), method)(*args)
+
+    def page(self, offset: int, limit: int) -> tuple[list[Post], int]:
+        return self._call("page", offset, limit)
+
+    def get(self, post_id: int) -> Post | None:
+        return self._call("get", post_id)
+
+    def body_of(self, post_id: int) -> str | None:
+        return self._call("body_of", post_id)
+
+    def create(self, title: str, body: str, tags: list[str], ai: dict[str, Any] | None) -> Post:
+        return self._call("create", title, body, tags, ai)
+
+    def update(self, post: Post, title: str, body: str, tags: list[str], ai: dict[str, Any] | None) -> Post:
+        return self._call("update", post, title, body, tags, ai)
+
+    def delete(self, post: Post) -> None:
+        self._call("delete", post)
 
 
 def prepare_database(database_path: Path) -> None:

@@ -114,9 +114,12 @@ class APISettings(ModelSettings):
 
     @property
     def effective_torch_threads(self) -> int:
-        if self.torch_threads:
-            return self.torch_threads
-        return max(1, cores_given() // self.web_workers)
+        return self.torch_threads or torch_threads_for(cores_given(), self.web_workers)
+
+
+def torch_threads_for(cores: int, processes: int = 1) -> int:
+    """Torch threads per process when TORCH_THREADS is 0: processes x threads never exceeds the cores."""
+    return max(1, cores // processes)
 
 
 def cores_given() -> int:

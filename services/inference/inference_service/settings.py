@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from blogcore.ai.backend import Task
-from blogcore.settings import ModelSettings, cores_given
+from blogcore.settings import ModelSettings, cores_given, torch_threads_for
 
 
 class BatchOverride(BaseModel):
@@ -66,7 +66,5 @@ class InferenceSettings(ModelSettings):
     @property
     def effective_torch_threads(self) -> int:
         # The service is the only heavy process of its machine or container: it owns every core it is given.
-        if self.torch_threads:
-            return self.torch_threads
-        return cores_given()
+        return self.torch_threads or torch_threads_for(cores_given())
 

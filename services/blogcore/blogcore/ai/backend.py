@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -30,35 +30,6 @@ def rounded_score(score: float) -> float:
 
 
 @dataclass(frozen=True)
-class Summary:
-    text: str
-    truncated: bool = False
-
-
-@dataclass(frozen=True)
-class Sentiment:
-    stars: int
-    score: float
-    truncated: bool = False
-
-
-@dataclass(frozen=True)
-class Title:
-    text: str
-    truncated: bool = False
-
-
-@dataclass(frozen=True)
-class Tags:
-    # (tag, probability) pairs above the classifier's threshold, most likely first
-    tags: tuple[tuple[str, float], ...]
-    truncated: bool = False
-
-
-Result = Summary | Sentiment | Title | Tags
-
-
-@dataclass(frozen=True)
 class ModelInfo:
     """What answered a task, said in every AI response so synthetic output is never mistaken for real."""
 
@@ -71,6 +42,52 @@ class ModelInfo:
     @property
     def synthetic(self) -> bool:
         return self.source == "synthetic"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The backends' readiness detail of one model."""
+        return {**asdict(self), "task": str(self.task)}
+
+
+def answered_by() -> Any:
+    """A result's model field: which model computed it (None where the backend cannot tell).
+
+    The answer's meta is built from the result itself, so no backend is asked again (a remote one would block an
+    event loop for it). Not compared: two equal readings are equal whatever answered them.
+    """
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    truncated: bool = False
+    model: ModelInfo | None = answered_by()
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    stars: int
+    score: float
+    truncated: bool = False
+    model: ModelInfo | None = answered_by()
+
+
+@dataclass(frozen=True)
+class Title:
+    text: str
+    truncated: bool = False
+    model: ModelInfo | None = answered_by()
+
+
+@dataclass(frozen=True)
+class Tags:
+    # (tag, probability) pairs above the classifier's threshold, most likely first
+    tags: tuple[tuple[str, float], ...]
+    truncated: bool = False
+    model: ModelInfo | None = answered_by()
+
+
+Result = Summary | Sentiment | Title | Tags
 
 
 @dataclass(frozen=True)

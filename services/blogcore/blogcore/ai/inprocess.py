@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
 from blogcore.ai.admission import DeadlineQueue, ServiceTimes, raise_if_gone
@@ -131,7 +130,7 @@ class InProcessBackend(AIBackend):
         if state.error:
             detail["error"] = state.error
         if self.engine.loaded:
-            detail["models"] = {str(task): _info_dict(self.engine.info(task)) for task in Task}
+            detail["models"] = {str(task): self.engine.info(task).as_dict() for task in Task}
         return Readiness(state.ready.is_set(), detail)
 
     def model_info(self, task: Task) -> ModelInfo | None:
@@ -195,7 +194,3 @@ class InProcessBackend(AIBackend):
             raise AIError(f"the {task} model failed ({type(exc).__name__})") from exc
 
 
-def _info_dict(info: ModelInfo) -> dict[str, Any]:
-    data = asdict(info)
-    data["task"] = str(info.task)
-    return data

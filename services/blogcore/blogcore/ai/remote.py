@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -71,10 +71,6 @@ failures = ThrottledLog(log)
 
 
 
-def _info_dict(info: ModelInfo) -> dict[str, Any]:
-    data = asdict(info)
-    data["task"] = str(info.task)
-    return data
 
 
 def error_for_status(
@@ -176,7 +172,7 @@ class RemoteBackend(AIBackend):
             self._fetch_model_infos()
         detail: dict[str, Any] = {"inference_mode": self.mode, "inference_addr": self.address, "phase": status.lower()}
         if self._infos:
-            detail["models"] = {str(task): _info_dict(info) for task, info in self._infos.items()}
+            detail["models"] = {str(task): info.as_dict() for task, info in self._infos.items()}
         readiness = Readiness(ready, detail)
         self._readiness = (time.monotonic(), readiness)
         return readiness
@@ -208,11 +204,12 @@ class RemoteBackend(AIBackend):
 
     def _read(self, task: Task, response: Any, expected: int) -> list[Result]:
         results, info = decode_results(task, response)
-        if info is not None:
-            self._infos[task] = info
         if len(results) != expected:
             raise AIError(f"the inference service returned {len(results)} results for {expected} texts")
-        return results
+        if info is None:
+            return results
+        self._infos[task] = info
+        return [replace(result, model=info) for result in results]
 
     def _sync_channel(self) -> _SyncChannel:
         current = self._sync
