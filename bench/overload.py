@@ -27,14 +27,15 @@ from typing import Any
 
 import psutil
 
-from bench import corpus, intervals
+from bench import catalog, corpus, intervals
 from bench.config import ServicesConfig, load_config
 from bench.k6run import Samples, read_samples, run_window
 from bench.processes import stop_all
 from bench.services import start_config
 
-FRAMEWORKS = ("flask", "fastapi", "django")
-MODES = ("inprocess", "remote")
+FRAMEWORKS = catalog.frameworks()
+# The AI modes: "off" has no AI to overload.
+MODES = tuple(mode for mode in catalog.modes() if mode != "off")
 GUARDS = ("on", "off")
 # The guard's promises, checked against the measured intervals (a promise is kept only where the interval says so).
 CRUD_P99_MS = 250.0
