@@ -10,6 +10,8 @@
 #   FRONT_PORT              where the front listens (required)
 #   API_ADDR                host:port of the API behind it (required)
 #   FRONT_HOST              bind address [127.0.0.1]; 0.0.0.0 only inside a container network
+#   FRONT_RESOLVER          DNS server for a host name in API_ADDR [none: API_ADDR is an IP address]; compose
+#                           sets Docker's, 127.0.0.11
 #   MAX_BODY_BYTES          the API's body limit, the same variable the API reads [1048576]
 #   FRONT_CLIENT_TIMEOUT_S  longest pause between two reads of a client's headers or body, then 408 [15]
 #   FRONT_READ_TIMEOUT_S    longest wait for the API's answer, longer than gunicorn's worker timeout [180]
@@ -27,6 +29,11 @@ for number in FRONT_PORT MAX_BODY_BYTES FRONT_CLIENT_TIMEOUT_S FRONT_READ_TIMEOU
     [[ "${!number}" =~ ^[0-9]+$ ]] || { echo "front: $number must be a whole number, not '${!number}'" >&2; exit 2; }
 done
 [[ "$API_ADDR" =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || { echo "front: API_ADDR must be host:port, not '$API_ADDR'" >&2; exit 2; }
+FRONT_RESOLVER="${FRONT_RESOLVER:-}"
+if [ -z "$FRONT_RESOLVER" ] && ! [[ "$API_ADDR" =~ ^[0-9.]+:[0-9]+$ ]]; then
+    echo "front: API_ADDR=$API_ADDR names a host: give its IP address (127.0.0.1:PORT) or FRONT_RESOLVER" >&2
+    exit 2
+fi
 
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [ -x "$NGINX" ] || { echo "front: nginx not found: apt-get install nginx-light (scripts/setup.sh does it as root)" >&2; exit 127; }
@@ -38,7 +45,9 @@ fi
 mkdir -p "$FRONT_RUN_DIR"
 
 # Only these names are filled in; nginx's own variables ($http_host...) are left alone.
-sed -e "s|\${FRONT_RUN_DIR}|$FRONT_RUN_DIR|g" -e "s|\${FRONT_HOST}|$FRONT_HOST|g" -e "s|\${FRONT_PORT}|$FRONT_PORT|g" \
+no_resolver='/\${FRONT_RESOLVER}/d'
+[ -z "$FRONT_RESOLVER" ] || no_resolver=""
+sed -e "$no_resolver" -e "s|\${FRONT_RESOLVER}|$FRONT_RESOLVER|g" -e "s|\${FRONT_RUN_DIR}|$FRONT_RUN_DIR|g" -e "s|\${FRONT_HOST}|$FRONT_HOST|g" -e "s|\${FRONT_PORT}|$FRONT_PORT|g" \
     -e "s|\${API_ADDR}|$API_ADDR|g" -e "s|\${MAX_BODY_BYTES}|$MAX_BODY_BYTES|g" \
     -e "s|\${FRONT_CLIENT_TIMEOUT_S}|$FRONT_CLIENT_TIMEOUT_S|g" -e "s|\${FRONT_READ_TIMEOUT_S}|$FRONT_READ_TIMEOUT_S|g" \
     "$here/nginx.conf.template" >"$FRONT_RUN_DIR/nginx.conf"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ STARVED_AFTER_S = 3.0
 # The slow-client timeout of the front that is to cut them off.
 SHORT_CLIENT_TIMEOUT_S = 1
 FRONT_START = Path(__file__).resolve().parents[2] / "services" / "front" / "start.sh"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx missing: apt-get install nginx-light (scripts/setup.sh does it when run as root)",
+)
 
 
 def address(base_url: str) -> str:
