@@ -16,4 +16,21 @@ echo "==> installing requirements into $VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
   -r requirements/dev.txt
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e services/blogcore
+
+# nginx is the buffering front of the APIs (services/front) and its tests need it; Debian's package, installed
+# when this runs as root with apt-get (CI), named otherwise.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing nginx-light with apt-get (the buffering front of the APIs, services/front)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+    # Debian starts its own site on port 80 where systemd runs; the front starts one nginx per API instead.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+      echo "==> stopping and disabling the system nginx service Debian started on port 80 (not used here)"
+      systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+  else
+    echo "==> nginx is missing: the front (services/front) and its tests need it: sudo apt-get install nginx-light" >&2
+  fi
+fi
 echo "==> environment ready: $VENV"

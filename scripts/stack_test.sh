@@ -29,7 +29,7 @@ case "$VENV" in /*) ;; *) VENV="$REPO/$VENV" ;; esac
 export PATH="$VENV/bin:$PATH"
 export COMPOSE_PROJECT_NAME=blog-ai-ci
 export STACK_IMAGE_PREFIX=blog STACK_TAG=ci
-export PYTHON_IMAGE=blog-standin/python:3.11-slim
+export PYTHON_IMAGE=blog-standin/python:3.11-slim DEBIAN_IMAGE=blog-standin/debian:bookworm
 export PROMETHEUS_IMAGE=blog-standin/prometheus:latest
 export MODEL_SOURCE=synthetic MODEL_PROFILE=tiny HF_HUB_OFFLINE=1
 export WEB_WORKERS=1 WEB_THREADS=4 API_CPUS=1 API_MEMORY=2g INFERENCE_CPUS=1 INFERENCE_MEMORY=2g

@@ -1,4 +1,5 @@
-"""Start a real API server (its start.sh under gunicorn) on a free loopback port, and stop it by pid.
+"""Start a real API server (its start.sh under gunicorn) on a free loopback port, and stop it by pid; likewise
+the buffering front before it (services/front/start.sh).
 
     server = start_api("flask", {"INFERENCE_MODE": "off"}, tmp_path)
     try: httpx.get(server.url("/health"))
@@ -41,6 +42,23 @@ def service_dir(framework: str) -> Path:
     return catalog.service(framework).directory
 
 
+def stop_session(process: subprocess.Popen) -> None:
+    """SIGTERM a server started in its own session, then SIGKILL its process group if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pass
+    # The server runs in its own session, so its group id is its pid: this reaches only what it started.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if process.poll() is None:
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
 @dataclass
 class ApiServer:
     framework: str
@@ -74,19 +92,7 @@ class ApiServer:
 
     def stop(self) -> None:
         """SIGTERM the master (gunicorn stops its workers), then SIGKILL its process group if it lingers."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
-        # The server runs in its own session, so its group id is its pid: this reaches only what it started.
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.process.poll() is None:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
+        stop_session(self.process)
 
 
 def start_api(
@@ -156,3 +162,58 @@ def running_api(framework: str, env: Mapping[str, str | None] | None, workdir: P
         yield server
     finally:
         server.stop()
+
+
+FRONT_START = REPO_ROOT / "services" / "front" / "start.sh"
+
+
+@dataclass
+class FrontServer:
+    """The buffering nginx front (services/front/start.sh) of one API."""
+
+    base_url: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM the start script (it stops nginx and removes its run directory), then SIGKILL its group."""
+        stop_session(self.process)
+
+
+def start_front(api_addr: str, workdir: Path, env: Mapping[str, str] | None = None) -> FrontServer:
+    """Start a front on a free loopback port before api_addr (host:port); wait until nginx listens."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    full_env = {**os.environ, "FRONT_PORT": str(port), "API_ADDR": api_addr, **(env or {})}
+    log_path = workdir / "front.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(FRONT_START)], env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    front = FrontServer(f"http://127.0.0.1:{port}", port, process, log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the front exited with {process.returncode}:\n{front.log()[-4000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return front
+        time.sleep(0.1)
+    front.stop()
+    raise RuntimeError(f"the front did not listen on {port} in {START_TIMEOUT_S}s:\n{front.log()[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_front(api_addr: str, workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[FrontServer]:
+    """start_front for a with-block: the front is stopped however the block ends."""
+    front = start_front(api_addr, workdir, env)
+    try:
+        yield front
+    finally:
+        front.stop()

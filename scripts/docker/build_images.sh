@@ -4,6 +4,7 @@
 #
 # Environment:
 #   PYTHON_IMAGE     base Python image               (default python:3.11-slim)
+#   DEBIAN_IMAGE     base of the nginx front         (default debian:bookworm-slim)
 #   TORCH_INDEX_URL  where pip gets the CPU torch    (default https://download.pytorch.org/whl/cpu);
 #                    empty: only from docker/wheels/ (set TORCH_WHEEL to a local wheel to copy it there)
 #   TORCH_WHEEL      a local torch wheel to build from (implies TORCH_INDEX_URL=)
@@ -16,10 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON_IMAGE="${PYTHON_IMAGE:-python:3.11-slim}"
+DEBIAN_IMAGE="${DEBIAN_IMAGE:-debian:bookworm-slim}"
 TORCH_INDEX_URL="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
 STACK_IMAGE_PREFIX="${STACK_IMAGE_PREFIX:-blog}"
 STACK_TAG="${STACK_TAG:-local}"
-export STACK_IMAGE_PREFIX STACK_TAG
+export STACK_IMAGE_PREFIX STACK_TAG DEBIAN_IMAGE
 
 log() { printf '[build %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -32,7 +34,8 @@ fi
 OFFLINE_FIX="offline (no registry, PyPI or download.pytorch.org)? Build stand-in base images from Debian and torch from a
 local wheel, then start the stack with the stand-in Prometheus:
     sudo scripts/docker/standin_images.sh
-    PYTHON_IMAGE=blog-standin/python:3.11-slim TORCH_WHEEL=/path/to/torch-2.13.0+cpu-cp311-*.whl scripts/docker/build_images.sh
+    PYTHON_IMAGE=blog-standin/python:3.11-slim DEBIAN_IMAGE=blog-standin/debian:bookworm \\
+        TORCH_WHEEL=/path/to/torch-2.13.0+cpu-cp311-*.whl scripts/docker/build_images.sh
     PROMETHEUS_IMAGE=blog-standin/prometheus:latest MODEL_SOURCE=synthetic HF_HUB_OFFLINE=1 docker compose up -d --wait
 (the recipe scripts/stack_test.sh runs; docs/stack.md, \"Without a registry\")"
 
@@ -46,7 +49,7 @@ explain_failure() {
         tail -n 30 "$BUILD_LOG"
         echo "----"
         if grep -qiE 'failed to resolve source metadata|pull access denied|error pulling image|manifest unknown|failed to authorize|registry-1\.docker\.io|auth\.docker\.io' "$BUILD_LOG"; then
-            echo "ERROR: $what: the base image $PYTHON_IMAGE cannot be pulled from its registry."
+            echo "ERROR: $what: a base image ($PYTHON_IMAGE or $DEBIAN_IMAGE) cannot be pulled from its registry."
             echo "$OFFLINE_FIX"
         elif grep -qiE 'Could not find a version|No matching distribution|Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|Connection refused|Read timed out|ProxyError' "$BUILD_LOG"; then
             echo "ERROR: $what: pip could not reach its package index (PyPI or ${TORCH_INDEX_URL:-docker/wheels/})."
@@ -93,9 +96,9 @@ build_base ml-base
 
 # The service images only add small layers, so building them one at a time costs little and spares the CPU.
 # Every service directory with a manifest (bench/catalog.py reads the same ones); its compose service has its name.
-for manifest in services/*/service.toml; do
-    service=$(basename "$(dirname "$manifest")")
-    log "service image $STACK_IMAGE_PREFIX/$service:$STACK_TAG"
+# front-flask builds the one front image of all three APIs (nginx from Debian on $DEBIAN_IMAGE).
+for service in $(for manifest in services/*/service.toml; do basename "$(dirname "$manifest")"; done) front-flask; do
+    log "service image $STACK_IMAGE_PREFIX/${service/#front-flask/front}:$STACK_TAG"
     # Building reads no secret, but compose validates the whole file first: placeholders satisfy it here only.
     DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-build-only}" GF_ADMIN_PASSWORD="${GF_ADMIN_PASSWORD:-build-only}" \
         docker compose build "$service" >>"$BUILD_LOG" 2>&1 \

@@ -68,4 +68,5 @@ build_standin() {
 }
 build_standin "${STANDIN_PREFIX}/python:3.11-slim" standin-python.Dockerfile
 build_standin "${STANDIN_PREFIX}/prometheus:latest" standin-prometheus.Dockerfile
-log "stand-ins ready: ${STANDIN_PREFIX}/python:3.11-slim ${STANDIN_PREFIX}/prometheus:latest"
+# The nginx front builds on the Debian root image itself (DEBIAN_IMAGE=$root_image).
+log "stand-ins ready: ${STANDIN_PREFIX}/python:3.11-slim ${STANDIN_PREFIX}/prometheus:latest $root_image"

@@ -19,6 +19,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 APIS = ("api-flask", "api-fastapi", "api-django")
 SERVICES = (*APIS, "inference")
+# Each API's buffering front (services/front), by the API it fronts.
+FRONTS = {api: api.replace("api-", "front-") for api in APIS}
 
 
 def load_module(name: str, path: Path):
@@ -44,6 +46,33 @@ def test_every_published_port_is_loopback_only(compose):
     assert published, "no ports published at all"
     for name, port in published:
         assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_the_fronts_publish_the_api_ports_and_the_apis_publish_none(compose):
+    """Clients reach an API only through its front; Prometheus scrapes the API inside the network."""
+    for api, front in FRONTS.items():
+        api_service, front_service = compose["services"][api], compose["services"][front]
+        assert "ports" not in api_service, f"{api} is reachable past its front"
+        port = api_service["environment"]["PORT"]
+        assert front_service["ports"] == [f"127.0.0.1:${{{api.split('-')[1].upper()}_PORT:-{port}}}:{port}"]
+        assert front_service["environment"]["FRONT_PORT"] == port
+        assert front_service["environment"]["API_ADDR"] == f"{api}:{port}"
+        assert front_service["depends_on"] == {api: {"condition": "service_healthy"}}
+
+
+def test_the_three_fronts_are_one_image_with_equal_limits_and_the_apis_body_limit(compose):
+    fronts = [compose["services"][front] for front in FRONTS.values()]
+    per_api = ("FRONT_PORT", "API_ADDR")
+    shared = [{key: value for key, value in front["environment"].items() if key not in per_api} for front in fronts]
+    assert shared[0] == shared[1] == shared[2]
+    for key in ("image", "build", "deploy", "tmpfs", "healthcheck"):
+        assert fronts[0][key] == fronts[1][key] == fronts[2][key], key
+    assert shared[0]["MAX_BODY_BYTES"] == compose["services"]["api-flask"]["environment"]["MAX_BODY_BYTES"]
+    # Inside the compose network the API's name is looked up again (a recreated API has a new address).
+    assert shared[0]["FRONT_RESOLVER"] == "127.0.0.11"
+    dockerfile = (REPO / "services/front/Dockerfile").read_text()
+    assert re.search(r"^USER (?!0|root)\S+$", dockerfile, re.M), "the front must not run as root"
+    assert re.search(r"^ARG DEBIAN_IMAGE=debian:bookworm-slim$", dockerfile, re.M)
 
 
 def test_the_three_apis_get_equal_limits_and_settings(compose):
@@ -296,6 +325,9 @@ def test_read_only_services_can_still_write_where_they_must(compose):
                   "/hf-cache", "/tmp"}
         assert needed <= writable(svc), f"{name} cannot write {needed - writable(svc)}"
     assert {"/hf-cache", "/tmp"} <= writable(compose["services"]["inference"])
+    run_dir = re.search(r"FRONT_RUN_DIR=(\S+)", (REPO / "services/front/Dockerfile").read_text()).group(1)
+    for front in FRONTS.values():
+        assert run_dir in writable(compose["services"][front]), f"{front} cannot write {run_dir}"
     assert "/prometheus" in writable(compose["services"]["prometheus"])
     assert {"/var/lib/grafana", "/var/log/grafana", "/tmp"} <= writable(compose["services"]["grafana"])
 
