@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,10 +281,18 @@ def test_probes_get_one_answer_everywhere(mode: str, request: pytest.FixtureRequ
 ACCESS_LINE = '"GET /health HTTP/1.1" 200'
 
 
+def log_once_written(server: ApiServer, line: str) -> str:
+    """The server's log once it holds line: the access line is written after the answer has gone out."""
+    deadline = time.monotonic() + 10
+    while line not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return server.log()
+
+
 def test_every_api_logs_requests_and_its_models(all_inprocess_apis: dict[str, ApiServer]) -> None:
     for framework, server in all_inprocess_apis.items():
         httpx.get(server.url("/health"), timeout=10.0)
-        log = server.log()
+        log = log_once_written(server, ACCESS_LINE)
         # The shared AI code's lines, in blogcore's format, whatever the framework did to logging.
         assert "[INFO] blogcore.ai.engine: AI models loaded" in log, (framework, log[-3000:])
         assert "[INFO] blogcore.ai.engine: AI models warmed up" in log, (framework, log[-3000:])
@@ -291,8 +300,12 @@ def test_every_api_logs_requests_and_its_models(all_inprocess_apis: dict[str, Ap
 
 
 def test_access_log_can_be_switched_off(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with all_apis(tmp_path_factory, {"INFERENCE_MODE": "off", "ACCESS_LOG": "off"}, "quiet") as servers:
-        for framework, server in servers.items():
+    with all_apis(tmp_path_factory, {"INFERENCE_MODE": "off", "ACCESS_LOG": "off", "LOG_LEVEL": "INFO"}, "quiet") as servers:
+        for server in servers.values():
             for _ in range(3):
                 assert httpx.get(server.url("/health"), timeout=10.0).status_code == 200
-            assert "GET /health" not in server.log(), (framework, server.log()[-3000:])
+    # Read once the servers have stopped, so that no line can still be on its way; gunicorn's last line (INFO) shows
+    # that the log was written all along.
+    for framework, server in servers.items():
+        assert "GET /health" not in server.log(), (framework, server.log()[-3000:])
+        assert "Shutting down" in server.log(), (framework, server.log()[-3000:])
