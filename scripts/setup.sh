@@ -12,10 +12,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 echo "==> installing requirements into $VENV"
+install_failed() {
+  # pip's own error names the package; what a newcomer offline needs is where else pip can look.
+  echo "scripts/setup.sh: pip could not install the requirements (above). Without network, point pip at a local" >&2
+  echo "  index or wheel folder: PIP_INDEX_URL=file:///path/to/simple, or PIP_NO_INDEX=1 PIP_FIND_LINKS=/path/to/wheels;" >&2
+  echo "  torch's CPU wheel index: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (or a local mirror of it)." >&2
+  exit 1
+}
 # torch is pinned to 2.13.0 in requirements/ml.txt; the CPU wheel index is only consulted when a user asks for it
 "$VENV/bin/pip" install --quiet --disable-pip-version-check ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
-  -r requirements/dev.txt
-"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e services/blogcore
+  -r requirements/dev.txt || install_failed
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e services/blogcore || install_failed
 
 # nginx is the buffering front of the APIs (services/front) and its tests need it; Debian's package, installed
 # when this runs as root with apt-get (CI), named otherwise.

@@ -209,6 +209,8 @@ def test_outage_gives_503_within_deadline_keeps_posts_and_recovers(tmp_path: Pat
             assert httpx.get(api.url(f"/posts/{created.json()['id']}"), timeout=10).status_code == 200
             enriched = httpx.post(api.url("/posts"), json={"title": "t", "body": TEXT, "enrich": True}, timeout=30)
             assert enriched.status_code == 503
+            # The outage is in the log, in blogcore's format, whichever framework met it.
+            assert "[WARNING] blogcore.ai.remote: inference call failed: UNAVAILABLE" in api.log(), api.log()[-3000:]
 
         inference = start_inference(tmp_path / "inference-2.log", {"GRPC_PORT": str(port)})
         for framework, api in apis.items():

@@ -7,6 +7,7 @@ who gets answered and how, never how fast.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -93,3 +94,7 @@ def test_an_ai_burst_is_refused_fast_while_other_routes_answer(guarded_api: ApiS
         assert int(refusal.headers["Retry-After"]) >= 1
         assert refusal.json()["error"]["code"] in ("ai_overloaded", "ai_unavailable")
     assert guarded_api.worker_pids() == guarded_api.initial_worker_pids, "a worker was restarted"
+    # Refusals are logged (throttled), in blogcore's format, by every framework: the API's own guard or, remote,
+    # the inference service's.
+    refused = r"\[WARNING\] blogcore\.ai\.(admission: AI request refused|remote: inference call failed)"
+    assert re.search(refused, guarded_api.log()), guarded_api.log()[-3000:]

@@ -132,7 +132,7 @@ REFUSED_BY_THE_FRONT = {
                                  "Content-Length": str(APISettings().max_body_bytes + 1)}, "POST"),
         413, "payload_too_large"),
     "10 KB request line": (request_bytes("/posts/" + "1" * 10_000), 414, "uri_too_long"),
-    "20 KB header": (request_bytes("/health", {"X-Padding": "p" * 20_000}), 431, "header_too_large"),
+    "20 KB header": (request_bytes("/health", {"X-Padding": "p" * 20_000}), 431, "header_fields_too_large"),
     "not HTTP": (b"NONSENSE\r\n\r\n", 400, "bad_request"),
 }
 

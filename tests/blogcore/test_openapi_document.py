@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 
 from api.openapi_check import spec
+from blogcore.http_rules import ROUTE_METHODS, allowed_methods
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -52,3 +53,12 @@ def test_every_operation_documents_its_errors() -> None:
                 assert {"400", "413", "415", "422"} <= codes, (method, path)
             if path.startswith("/ai/"):
                 assert {"404", "429", "503", "504"} <= codes, (method, path)
+
+
+def test_the_http_rules_know_each_routes_methods() -> None:
+    """OPTIONS answers Allow from http_rules.ROUTE_METHODS: the document's methods, HEAD with GET, and OPTIONS."""
+    documented = {path: {m.upper() for m in item if m in METHODS} for path, item in spec()["paths"].items()}
+    assert {path: set(methods) for path, methods in ROUTE_METHODS.items()} == documented
+    assert allowed_methods("/posts/12") == "GET, PUT, DELETE, HEAD, OPTIONS"
+    assert allowed_methods("/ai/tags") == "POST, OPTIONS"
+    assert allowed_methods("/posts/x") is None and allowed_methods("/nope") is None

@@ -68,11 +68,10 @@ def _only_unexpected(record: logging.LogRecord) -> bool:
     return record.exc_info is not None or getattr(record, "status_code", 500) == 500
 
 
+# The root logger's handler and level are blogcore's (blogcore.logs, set up by gunicorn_conf), as in the other APIs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"only_unexpected": {"()": "django.utils.log.CallbackFilter", "callback": _only_unexpected}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["stderr"], "level": BLOG_API_SETTINGS.log_level.upper()},
     "loggers": {"django.request": {"level": "ERROR", "filters": ["only_unexpected"]}},
 }

@@ -14,7 +14,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from blog_fastapi.middleware import BodyLimitMiddleware, MetricsMiddleware
+from blog_fastapi.middleware import BodyLimitMiddleware, ContractRoute, MetricsMiddleware
 from blogcore import contract, errors, handlers, metrics, post_routes
 from blogcore.ai import Task
 from blogcore.ai_routes import AIRoutes, close_all, open_ai
@@ -38,7 +38,7 @@ class PostIdConvertor(Convertor[int]):
 
 # Registered before any route is declared: Starlette compiles a path when its route is created.
 register_url_convertor("post_id", PostIdConvertor())
-router = APIRouter()
+router = APIRouter(route_class=ContractRoute)
 
 
 async def get_ai(request: Request) -> AIRoutes:

@@ -1,5 +1,7 @@
-"""WSGI entry point for gunicorn: blog_flask.wsgi:app."""
+"""WSGI entry point for gunicorn: blog_flask.wsgi:app, behind the shared HTTP rules."""
 
 from blog_flask import create_app
+from blogcore.http_rules import WsgiRules
+from blogcore.settings import APISettings
 
-app = create_app()
+app = WsgiRules(create_app(), APISettings().max_body_bytes)

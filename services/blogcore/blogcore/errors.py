@@ -66,6 +66,14 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class URITooLong(ApiError):
+    status, code = 414, "uri_too_long"
+
+
+class HeaderFieldsTooLarge(ApiError):
+    status, code = 431, "header_fields_too_large"
+
+
 EMPTY_BODY_MESSAGE = "request body is empty; a JSON object is required"
 INVALID_JSON_MESSAGE = "request body is not valid JSON"
 NOT_AN_OBJECT_MESSAGE = "request body must be a JSON object"

@@ -12,6 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import gunicorn.util
+
+from blogcore import logs
+from blogcore.http_rules import MAX_HEADER_FIELD_BYTES, remember_gunicorn_request, write_gunicorn_error
 from blogcore.settings import APISettings, InferenceMode
 from blogcore.workers import WORKER_STATE_DIR_ENV, forget_worker
 
@@ -47,13 +51,18 @@ preload_app = _settings.preload_models
 timeout = int(max(120, _settings.inference_timeout_s * 2 + 30))
 graceful_timeout = 30
 keepalive = 5
-# gunicorn's largest request line (the default is 4094): uvicorn workers have no such limit, so a path of a few
-# thousand characters (GET /posts/<5000 digits>) must reach Flask and Django too and get the same JSON 404.
-limit_request_line = 8190
+# Request targets and header fields are limited once, by blogcore.http_rules (414 and 431 in the contract's JSON),
+# so gunicorn's own limits sit above them: 0 is "no line limit" to gunicorn, which still stops a line at 1 MiB.
+limit_request_line = 0
+limit_request_field_size = 8 * MAX_HEADER_FIELD_BYTES
+# What gunicorn still refuses itself (Content-Length with chunked, broken chunks, ...) is answered in the contract's
+# JSON error shape too: its one writer of error pages is replaced, in the master, before any worker forks.
+gunicorn.util.write_error = write_gunicorn_error
 # One line per request on stdout; uvicorn workers hand their access logger to gunicorn's, so FastAPI logs too.
 accesslog = "-" if _settings.access_log else None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+logs.configure(_settings.log_level)
 proc_name = f"blog-api-{_settings.port}"
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), so three APIs would fight
 # over it (and a read-only container cannot create it); nothing here uses gunicornc.
@@ -62,6 +71,10 @@ control_socket_disable = True
 
 def on_starting(server: Any) -> None:
     os.environ[SERVICE_ROOT_PID_ENV] = str(os.getpid())
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    remember_gunicorn_request(req)
 
 
 def post_fork(server: Any, worker: Any) -> None:

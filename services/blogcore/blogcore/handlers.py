@@ -71,7 +71,9 @@ def http_error(status: int, message: str | None = None) -> errors.ApiError:
         404: (errors.NotFound, "no such route"),
         405: (errors.MethodNotAllowed, "method not allowed on this route"),
         413: (errors.PayloadTooLarge, "request body is too large"),
+        414: (errors.URITooLong, "the request target is too long"),
         415: (errors.UnsupportedMediaType, "unsupported media type"),
+        431: (errors.HeaderFieldsTooLarge, "a request header field is too large"),
     }
     cls, default = mapping.get(status, (errors.ApiError, "internal error"))
     if cls is errors.PayloadTooLarge:

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from blogcore import contract
+from blogcore import contract, http_rules
 from blogcore.memory import ServiceMemoryCollector
 from blogcore.settings import APISettings
 
@@ -27,17 +27,7 @@ MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
 
 # Every path of openapi.yaml; a route label is always one of these or UNMATCHED, so label cardinality is bounded.
-ROUTE_TEMPLATES = (
-    "/health",
-    "/ready",
-    "/metrics",
-    "/posts",
-    "/posts/{post_id}",
-    "/ai/summarize",
-    "/ai/sentiment",
-    "/ai/title",
-    "/ai/tags",
-)
+ROUTE_TEMPLATES = tuple(http_rules.ROUTE_METHODS)
 
 # From sub-millisecond CRUD to generation on a busy CPU.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
