@@ -9,6 +9,7 @@ import pytest
 
 from blogcore.ai.admission import Bulkhead, DeadlineQueue, ServiceTimes, ThrottledLog, socket_client_gone
 from blogcore.ai.backend import AIOverloaded, Task
+from blogcore.ai_errors_http import http_error_for
 
 
 def test_service_times_follow_a_change_of_load_smoothly() -> None:
@@ -28,7 +29,7 @@ def test_the_queue_admits_while_the_work_ahead_leaves_time() -> None:
     third = queue.admit(Task.SUMMARIZE, 10.0)  # 8 s of work over 2 slots ahead: 4 s wait + 4 s = 8 s <= 10 s
     with pytest.raises(AIOverloaded) as refused:  # 12 s over 2 slots: 6 s wait + 4 s = 10 s > 9 s
         queue.admit(Task.SUMMARIZE, 9.0)
-    assert refused.value.headers["Retry-After"] == "6"
+    assert http_error_for(refused.value).headers["Retry-After"] == "6"
     queue.leave(third)
     assert queue.admit(Task.SUMMARIZE, 9.0)  # room again once a call left
     queue.leave(first)
@@ -44,7 +45,8 @@ def test_a_full_bulkhead_refuses_with_the_recent_request_time_as_retry_after() -
         with pytest.raises(AIOverloaded) as refused:
             with bulkhead.place():
                 pass
-        assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "1"
+        answer = http_error_for(refused.value)
+        assert answer.status == 429 and answer.headers["Retry-After"] == "1"
     assert bulkhead.held == 0
 
 

@@ -7,6 +7,7 @@ from blogcore.ai.backend import AIError, AIInvalidInput, Sentiment, Summary, Tag
 from blogcore.ai.engine import Engine, configure_torch, generation_config_for
 from blogcore.ai.models import load_task_model
 from blogcore.ai.tagger import TagHead, DEFAULT_ARTIFACT_DIR
+from blogcore.ai_errors_http import http_error_for
 
 TEXTS = [
     "I finally tuned the PostgreSQL indexes and the slow query went from seconds to milliseconds.",
@@ -109,7 +110,8 @@ def test_a_failing_model_becomes_an_ai_error(tiny_settings, monkeypatch):
     monkeypatch.setattr(model, "forward", broken)
     with pytest.raises(AIError) as raised:
         engine.run_batch(Task.SENTIMENT, ["text"])
-    assert raised.value.status == 503 and raised.value.code == "ai_error"
+    answer = http_error_for(raised.value)
+    assert answer.status == 503 and answer.code == "ai_error"
 
 
 def test_concurrent_batches_from_many_threads_give_the_sequential_results(tiny_engine):

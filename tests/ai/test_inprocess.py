@@ -9,6 +9,7 @@ import pytest
 from blogcore.ai import create_backend, inprocess
 from blogcore.ai.backend import AIClientGone, AINotReady, AIOverloaded, AITimeout, Sentiment, Task
 from blogcore.ai.inprocess import InProcessBackend
+from blogcore.ai_errors_http import http_error_for
 
 WAIT_S = 60
 
@@ -67,7 +68,8 @@ def test_requests_before_warm_up_are_refused_with_not_ready(tiny_api_settings, m
         assert not readiness.ready
         with pytest.raises(AINotReady) as raised:
             backend.run(Task.TITLE, ["text"])
-        assert raised.value.status == 503 and raised.value.code == "ai_not_ready"
+        answer = http_error_for(raised.value)
+        assert answer.status == 503 and answer.code == "ai_not_ready"
         with pytest.raises(AINotReady):
             asyncio.run(backend.arun(Task.TITLE, ["text"]))
         gate.set()
@@ -114,7 +116,8 @@ def test_a_call_that_cannot_finish_before_its_deadline_is_refused_at_once(ready_
         with pytest.raises(AIOverloaded) as raised:
             backend.run(Task.SENTIMENT, ["x"])
         assert time.monotonic() - started < 1.0
-        assert raised.value.status == 429 and raised.value.headers["Retry-After"] == "10"
+        answer = http_error_for(raised.value)
+        assert answer.status == 429 and answer.headers["Retry-After"] == "10"
         with pytest.raises(AIOverloaded):
             asyncio.run(backend.arun(Task.SENTIMENT, ["x"]))
     finally:
@@ -168,7 +171,7 @@ def test_a_call_whose_client_left_while_it_waited_is_not_computed(ready_backend,
         blocking.release.set()
         holder.join(timeout=WAIT_S)
         waiter.join(timeout=WAIT_S)
-    assert len(outcome) == 1 and outcome[0].status == 499
+    assert len(outcome) == 1 and http_error_for(outcome[0]).status == 499
     assert len(blocking.threads) == 1
     backend.close()
 
@@ -230,7 +233,7 @@ def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend,
         assert wait_for(lambda: len(blocking.threads) == 1)
         with pytest.raises(AITimeout) as raised:
             backend.run(Task.SENTIMENT, ["x"])
-        assert raised.value.status == 504
+        assert http_error_for(raised.value).status == 504
     finally:
         blocking.release.set()
         holder.join(timeout=WAIT_S)

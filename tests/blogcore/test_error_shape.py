@@ -8,6 +8,7 @@ import pytest
 
 from blogcore import errors
 from blogcore.ai.backend import AIDisabled, AIOverloaded
+from blogcore.ai_errors_http import http_error_for
 
 
 def test_error_body_shape() -> None:
@@ -17,9 +18,9 @@ def test_error_body_shape() -> None:
 
 
 def test_overloaded_says_when_to_retry() -> None:
-    exc = AIOverloaded("queue full", retry_after_s=3)
-    assert (exc.status, exc.code, exc.headers) == (429, "ai_overloaded", {"Retry-After": "3"})
-    assert AIDisabled("off").status == 503
+    answer = http_error_for(AIOverloaded("queue full", retry_after_s=3))
+    assert (answer.status, answer.code, answer.headers) == (429, "ai_overloaded", {"Retry-After": "3"})
+    assert http_error_for(AIDisabled("off")).status == 503
 
 
 @pytest.mark.parametrize(

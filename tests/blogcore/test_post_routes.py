@@ -10,7 +10,7 @@ import pytest
 from blogcore import contract, errors, post_routes
 from blogcore.ai_routes import AIRoutes
 from blogcore.posts import PostRepository, SessionPerCall, create_session_factory, create_storage_engine
-from blogcore.ai.backend import Task
+from blogcore.ai.backend import AIError, Task
 
 from blogcore.test_route_logic import ScriptedBackend  # noqa: E402  (the same scripted backend)
 
@@ -40,11 +40,11 @@ def test_update_keeps_the_stored_ai_results_unless_asked_to_enrich(store: Sessio
 
 def test_a_failed_enrichment_stores_and_changes_nothing(store: SessionPerCall) -> None:
     failing = AIRoutes(ScriptedBackend(fail_on=Task.TAGS))
-    with pytest.raises(errors.ApiError):
+    with pytest.raises(AIError):
         _create(store, failing, enrich=True)
     assert post_routes.list_posts(store, contract.PageQuery())["total"] == 0
     created = _create(store, AIRoutes(ScriptedBackend()))
-    with pytest.raises(errors.ApiError):
+    with pytest.raises(AIError):
         post_routes.update_post(store, failing, created["id"], contract.PostUpdate(title="n", body="x", enrich=True))
     assert post_routes.get_post(store, created["id"]) == created
 

@@ -12,8 +12,10 @@ from blogcore import contract, errors, handlers
 from blogcore.ai.admission import Bulkhead
 from blogcore import ai_routes
 from blogcore.ai_routes import AIRoutes
+from blogcore.ai_errors_http import http_error_for
 from blogcore.ai.backend import (
     AIBackend,
+    AIError,
     AIOverloaded,
     ModelInfo,
     OffBackend,
@@ -101,7 +103,7 @@ def test_enrichment_has_every_task() -> None:
 def test_enrichment_fails_whole(failing: Task) -> None:
     with pytest.raises(AIOverloaded) as caught:
         AIRoutes(ScriptedBackend(fail_on=failing)).enrich("text")
-    assert caught.value.headers == {"Retry-After": "2"}
+    assert http_error_for(caught.value).headers == {"Retry-After": "2"}
     with pytest.raises(AIOverloaded):
         asyncio.run(AIRoutes(ScriptedBackend(fail_on=failing)).enrich_async("text"))
 
@@ -111,9 +113,10 @@ def test_off_backend_is_ready_and_disabled() -> None:
     detail = {"inference_mode": "off", "models": {}}
     assert status == 200 and body == {"status": "ready", "inference_mode": "off", "detail": detail}
     check(body, "Readiness")
-    with pytest.raises(errors.ApiError) as caught:
+    with pytest.raises(AIError) as caught:
         AIRoutes(OffBackend()).answer(Task.SUMMARIZE, contract.AIRequest(text="x"), lambda _: None)
-    assert (caught.value.status, caught.value.code) == (503, "ai_disabled")
+    answer = http_error_for(caught.value)
+    assert (answer.status, answer.code) == (503, "ai_disabled")
 
 
 def test_readiness_lists_models_in_one_shape() -> None:
@@ -167,7 +170,8 @@ def test_a_full_bulkhead_refuses_at_once_and_frees_its_places() -> None:
                         lambda: asyncio.run(routes.answer_async(Task.TAGS, request, lambda _: None))):
             with pytest.raises(AIOverloaded) as refused:
                 attempt()
-            assert refused.value.status == 429 and int(refused.value.headers["Retry-After"]) >= 1
+            answer = http_error_for(refused.value)
+            assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 1
         assert [task for task, _ in backend.calls] == []  # nothing refused reached the model
     finally:
         backend.release.set()
@@ -193,9 +197,9 @@ def test_a_disconnected_asgi_client_cancels_its_ai_work() -> None:
         )
         await asyncio.sleep(0.05)
         gone.set()
-        with pytest.raises(errors.ApiError) as caught:
+        with pytest.raises(AIError) as caught:
             await call
-        assert caught.value.status == 499
+        assert http_error_for(caught.value).status == 499
 
     asyncio.run(scenario())
     assert backend.calls == [] and routes.bulkhead.held == 0

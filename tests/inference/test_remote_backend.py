@@ -25,6 +25,7 @@ from blogcore.ai.backend import (
     Title,
 )
 from blogcore.ai.remote import RemoteBackend, error_for_status
+from blogcore.ai_errors_http import http_error_for
 from blogcore.settings import APISettings
 from inference_service.server import InferenceServer
 from inference_service.settings import InferenceSettings
@@ -101,14 +102,17 @@ class ServerThread:
 def test_status_codes_map_to_api_errors(code, error_type, status):
     error = error_for_status(code, "details", [("retry-after-s", "3")])
     assert type(error) is error_type
-    assert error.status == status
+    answer = http_error_for(error)
+    assert answer.status == status
     if error_type is AIOverloaded:
-        assert error.headers["Retry-After"] == "3"
+        assert answer.headers["Retry-After"] == "3"
 
 
 def test_retry_after_defaults_to_one_second():
-    assert error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "", ()).headers["Retry-After"] == "1"
-    assert error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "", [("retry-after-s", "soon")]).headers == {
+    no_hint = error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "", ())
+    unreadable_hint = error_for_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "", [("retry-after-s", "soon")])
+    assert http_error_for(no_hint).headers["Retry-After"] == "1"
+    assert http_error_for(unreadable_hint).headers == {
         "Retry-After": "1"
     }
 
@@ -151,10 +155,10 @@ def test_service_errors_become_api_errors():
         try:
             with pytest.raises(AIInvalidInput) as caught:
                 backend.run(Task.TITLE, ["x" * 51])
-            assert caught.value.status == 400 and "longer than 50" in caught.value.message
+            assert http_error_for(caught.value).status == 400 and "longer than 50" in caught.value.message
             with pytest.raises(AIError) as caught:
                 backend.run(Task.TITLE, ["boom"])
-            assert type(caught.value) is AIError and caught.value.status == 503
+            assert type(caught.value) is AIError and http_error_for(caught.value).status == 503
 
             engine.release.clear()
             engine.computing.clear()
@@ -167,13 +171,14 @@ def test_service_errors_become_api_errors():
             time.sleep(0.2)
             with pytest.raises(AIOverloaded) as caught:
                 backend.run(Task.TITLE, ["one too many"])
-            assert caught.value.status == 429 and int(caught.value.headers["Retry-After"]) >= 1
+            answer = http_error_for(caught.value)
+            assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 1
 
             short = backend_for(service.port, timeout_s=0.3)
             started = time.monotonic()
             with pytest.raises(AITimeout) as caught:
                 short.run(Task.SENTIMENT, ["waits behind the held batch"])
-            assert caught.value.status == 504 and time.monotonic() - started < 2
+            assert http_error_for(caught.value).status == 504 and time.monotonic() - started < 2
             short.close()
             engine.release.set()
             for thread in [blocker, *fillers]:
@@ -206,7 +211,7 @@ def test_outage_fails_fast_and_recovers_by_itself():
             started = time.monotonic()
             with pytest.raises(AIUnavailable) as caught:
                 backend.run(Task.TITLE, ["x"])
-            assert caught.value.status == 503
+            assert http_error_for(caught.value).status == 503
             assert time.monotonic() - started < 2.0
         with pytest.raises(AIUnavailable):
             asyncio.run(backend.arun(Task.TITLE, ["x"]))

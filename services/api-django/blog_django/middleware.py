@@ -1,4 +1,4 @@
-"""One middleware: request metrics by resolved route, the body size limit, and ApiError -> JSON."""
+"""One middleware: request metrics by resolved route, the body size limit, and ApiError or AIError -> JSON."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class ApiMiddleware:
             timer.finish(response.status_code if response is not None else 500)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, errors.ApiError):
+        if isinstance(exception, handlers.ANSWERED_ERRORS):
             return error_response(exception)
         if isinstance(exception, RequestDataTooBig):
             return error_response(handlers.http_error(413))

@@ -22,7 +22,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return JsonResponse(body, status=status, headers=headers, safe=False, json_dumps_params={"ensure_ascii": False})
 
 
-def error_response(exc: errors.ApiError) -> JsonResponse:
+def error_response(exc: handlers.AnsweredError) -> JsonResponse:
     status, body, headers = handlers.error_response(exc)
     return json_response(body, status, headers)
 

@@ -134,13 +134,13 @@ for _task in Task:
     router.add_api_route(f"/ai/{_task}", _ai_endpoint(_task), methods=["POST"], dependencies=[JsonBody])
 
 
-def _error_response(exc: errors.ApiError, extra_headers: dict[str, str] | None = None) -> JSONResponse:
+def _error_response(exc: handlers.AnsweredError, extra_headers: dict[str, str] | None = None) -> JSONResponse:
     status, body, headers = handlers.error_response(exc)
     return JSONResponse(body, status, {**headers, **(extra_headers or {})})
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.ApiError)
+    assert isinstance(exc, handlers.ANSWERED_ERRORS)
     return _error_response(exc)
 
 
@@ -193,7 +193,8 @@ def create_app(settings: APISettings | None = None) -> FastAPI:
     app.state.ai = ai
     app.state.sessions = create_session_factory(create_storage_engine(settings.database_path))
     app.include_router(router)
-    app.add_exception_handler(errors.ApiError, _api_error)
+    for answered in handlers.ANSWERED_ERRORS:
+        app.add_exception_handler(answered, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -150,7 +150,7 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
-def _api_error(exc: errors.ApiError) -> Response:
+def _api_error(exc: handlers.AnsweredError) -> Response:
     status, body, headers = handlers.error_response(exc)
     return _json_response(body, status, headers)
 
@@ -187,7 +187,8 @@ def create_app(settings: APISettings | None = None) -> Flask:
     app.before_request(_start_metrics)
     app.after_request(_finish_metrics)
     app.teardown_appcontext(_close_session)
-    app.register_error_handler(errors.ApiError, _api_error)
+    for answered in handlers.ANSWERED_ERRORS:
+        app.register_error_handler(answered, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app

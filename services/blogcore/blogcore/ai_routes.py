@@ -27,6 +27,7 @@ from blogcore.ai.backend import (
     never_gone,
     rounded_score,
 )
+from blogcore.ai_errors_http import ANSWERED_ERRORS, as_api_error
 from blogcore.settings import AIGuard, APISettings, InferenceMode
 from blogcore.workers import ReadinessPoster, WorkerBoard, state_dir
 
@@ -202,8 +203,8 @@ class AIRoutes:
         try:
             yield
             outcome = "ok"
-        except errors.ApiError as exc:
-            outcome = exc.code
+        except ANSWERED_ERRORS as exc:
+            outcome = as_api_error(exc).code
             raise
         finally:
             metrics.observe_ai_task(str(task), self.backend.mode, outcome, time.perf_counter() - started)

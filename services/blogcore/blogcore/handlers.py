@@ -10,6 +10,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from blogcore import contract, errors
+from blogcore.ai.backend import AIError
+from blogcore.ai_errors_http import ANSWERED_ERRORS as ANSWERED_ERRORS  # re-exported for the adapters
+from blogcore.ai_errors_http import as_api_error
+
+# What the frameworks' error handlers answer in the contract's shape (ANSWERED_ERRORS, for isinstance).
+AnsweredError = errors.ApiError | AIError
+
 
 class PostLike(Protocol):
     id: int
@@ -59,9 +66,10 @@ def health_body() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-def error_response(exc: errors.ApiError) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """Status, body and headers of an ApiError, for the frameworks' error handlers."""
-    return exc.status, exc.body(), dict(exc.headers)
+def error_response(exc: AnsweredError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers of an ApiError or an AI failure, for the frameworks' error handlers."""
+    error = as_api_error(exc)
+    return error.status, error.body(), dict(error.headers)
 
 
 def http_error(status: int, message: str | None = None) -> errors.ApiError:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from blogcore.errors import ApiError
 
 
 class Task(StrEnum):
@@ -96,47 +95,54 @@ class Readiness:
     detail: dict[str, Any]
 
 
-class AIError(ApiError):
-    status, code = 503, "ai_error"
+class AIError(Exception):
+    """An AI task could not answer. A domain error: the HTTP layer (blogcore.ai_errors_http) and the inference
+    service (gRPC codes) each say it in their own protocol."""
+
+    # Whole seconds after which a retry may succeed; None when waiting would not help.
+    retry_after_s: int | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class AIDisabled(AIError):
-    status, code = 503, "ai_disabled"
+    """AI is switched off in this deployment."""
 
 
 class _RetrySoon(AIError):
-    """A passing 503 (warming up, reconnecting): worth a retry in a second, unlike AI that is switched off."""
+    """A passing failure (warming up, reconnecting): worth a retry in a second, unlike AI that is switched off."""
 
-    def __init__(self, message: str, **kwargs: Any) -> None:
-        super().__init__(message, headers={"Retry-After": "1"}, **kwargs)
+    retry_after_s = 1
 
 
 class AINotReady(_RetrySoon):
-    status, code = 503, "ai_not_ready"
+    """The models are still loading."""
 
 
 class AIUnavailable(_RetrySoon):
-    status, code = 503, "ai_unavailable"
+    """The inference service cannot be reached."""
 
 
 class AIOverloaded(AIError):
-    status, code = 429, "ai_overloaded"
+    """Refused at once: the work could not finish in its time budget."""
 
-    def __init__(self, message: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
-        super().__init__(message, headers={"Retry-After": str(retry_after_s)}, **kwargs)
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class AITimeout(AIError):
-    status, code = 504, "ai_timeout"
+    """The model did not answer in time."""
 
 
 class AIClientGone(AIError):
-    # nginx's "client closed request": nobody reads this answer, but logs and metrics tell it from a failure
-    status, code = 499, "client_closed_request"
+    """The client left before its answer was ready, so the work was dropped."""
 
 
 class AIInvalidInput(AIError):
-    status, code = 400, "ai_invalid_input"
+    """The model refused the input."""
 
 
 # Asked just before a model call starts: True when the client has gone, so the call would answer nobody.
