@@ -1,18 +1,22 @@
-"""The benchmark's configuration: a TOML file, validated into frozen dataclasses (profiles merged over the base)."""
+"""The benchmark's configuration: a TOML file validated by the dataclasses below (profiles merged over the base).
+
+Each key's type, bound and default is declared once, on its dataclass; the [services] keys the APIs read as well
+take theirs from APISettings.
+"""
 
 from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
 from bench import catalog
-from blogcore.settings import APISettings
+from blogcore.settings import AIGuard, APISettings, ModelProfile, ModelSource
 
 # Discovered (bench/catalog.py): the services' manifests and the k6 scripts, never a list kept here.
 FRAMEWORKS = catalog.frameworks()
@@ -26,35 +30,97 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or names something that does not exist."""
 
 
+def _known(allowed: tuple[str, ...], allow_empty: bool = False) -> AfterValidator:
+    def check(values: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [value for value in values if value not in allowed]
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)} (known: {', '.join(allowed)})")
+        if not values and not allow_empty:
+            raise ValueError("must not be empty")
+        return values
+
+    return AfterValidator(check)
+
+
+def _one_of(allowed: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"unknown {value} (known: {', '.join(allowed)})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _cpus(value: Any) -> str | tuple[int, ...]:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, list | tuple) and value and all(
+        isinstance(cpu, int) and not isinstance(cpu, bool) and cpu >= 0 for cpu in value
+    ):
+        return tuple(value)
+    raise ValueError('must be "auto" or a non-empty list of CPU numbers')
+
+
+# Numbers are strict: a string or a boolean is an error, not something to coerce (an int is a fine float).
+Count = Annotated[int, Field(strict=True, ge=1)]
+Port = Annotated[int, Field(strict=True, ge=0)]  # 0: pick a free loopback port
+Seconds = Annotated[float, Field(strict=True, ge=0)]
+AtLeastOneSecond = Annotated[float, Field(strict=True, ge=1)]
+Fraction = Annotated[float, Field(strict=True, ge=0)]
+Rate = Annotated[float, Field(strict=True, ge=0.001)]
+Scenario = Annotated[str, _one_of(SCENARIOS)]
+ScenarioRates = dict[Scenario, Rate]
+# Environment values are strings; a TOML number is written as one.
+EnvTable = dict[str, Annotated[str, BeforeValidator(str)]]
+CpuChoice = Annotated[str | tuple[int, ...], PlainValidator(_cpus)]
+
+
+def _covers(table: dict[str, float], section: str, needed: tuple[str, ...]) -> None:
+    missing = [scenario for scenario in needed if scenario not in table]
+    if missing:
+        raise ValueError(f"[{section}] has no value for {', '.join(missing)}")
+
+
+def _api_setting(name: str) -> Any:
+    """A [services] key the APIs read as well: its default, type, bounds and choices are APISettings' own."""
+    info = APISettings.model_fields[name]
+    bounds = {key: getattr(rule, key) for rule in info.metadata for key in ("ge", "gt", "le", "lt") if hasattr(rule, key)}
+    return Field(info.default, **bounds)
+
+
 @dataclass(frozen=True)
 class MatrixConfig:
-    frameworks: tuple[str, ...]
-    modes: tuple[str, ...]
-    scenarios: tuple[str, ...]
-    trials: int
-    warmup_s: float
-    window_s: float
-    spread_flag: float
-    seed_posts: int
+    frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS)]
+    modes: Annotated[tuple[str, ...], _known(MODES)]
+    scenarios: Annotated[tuple[str, ...], _known(SCENARIOS)]
+    trials: Count
+    warmup_s: Seconds
+    window_s: AtLeastOneSecond
+    # Configs whose trials differ by more than this (max-min over median of throughput or p99) are flagged.
+    spread_flag: Fraction = 0.10
+    seed_posts: Count = 20
 
 
 @dataclass(frozen=True)
 class SloConfig:
-    p99_ms: dict[str, float]
-    max_error_rate: float
-    max_dropped_fraction: float
+    p99_ms: ScenarioRates = field(default_factory=dict)
+    max_error_rate: Fraction = 0.01
+    max_dropped_fraction: Fraction = 0.01
 
 
 @dataclass(frozen=True)
 class SaturationConfig:
-    scenarios: tuple[str, ...]
-    frameworks: tuple[str, ...]
-    modes: tuple[str, ...]
-    max_steps: int
-    step_s: float
-    max_rate: float
-    start_rate: dict[str, float]
-    start_rate_off: dict[str, float]
+    scenarios: Annotated[tuple[str, ...], _known(SCENARIOS, allow_empty=True)] = ()
+    frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS, allow_empty=True)] = FRAMEWORKS
+    modes: Annotated[tuple[str, ...], _known(MODES, allow_empty=True)] = MODES
+    max_steps: Count = 4
+    step_s: AtLeastOneSecond = 4
+    max_rate: Rate = 2000
+    start_rate: ScenarioRates = field(default_factory=dict)
+    start_rate_off: ScenarioRates = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _covers(self.start_rate, "saturation.start_rate", self.scenarios)
 
     def start_for(self, scenario: str, mode: str) -> float:
         if mode == "off" and scenario in self.start_rate_off:
@@ -69,54 +135,58 @@ class SaturationConfig:
 
 @dataclass(frozen=True)
 class BatchingConfig:
-    enabled: bool
-    framework: str
-    scenario: str
-    rate: float
-    window_s: float
-    grace_s: float
-    trials: int
-    unbatched_env: dict[str, str]
+    enabled: bool = False
+    framework: Annotated[str, _one_of(FRAMEWORKS)] = "fastapi"
+    scenario: Scenario = "ai_title"
+    rate: Rate = 4
+    window_s: AtLeastOneSecond = 8
+    grace_s: Seconds = 1
+    trials: Count = 2
+    unbatched_env: EnvTable = field(default_factory=lambda: {"BATCH_MAX_SIZE": "1"})
 
 
 @dataclass(frozen=True)
 class ServicesConfig:
-    web_workers: int
-    web_threads: int
-    model_source: str
-    model_profile: str
-    summary_max_new_tokens: int
-    title_max_new_tokens: int
-    num_beams: int
-    ai_max_concurrency: int
-    ai_bulkhead: int
-    ai_guard: str
-    inference_timeout_s: float
-    startup_timeout_s: float
-    api_port: int
-    inference_port: int
-    inference_metrics_port: int
-    api_env: dict[str, str]
-    inference_env: dict[str, str]
+    web_workers: int = _api_setting("web_workers")
+    web_threads: int = _api_setting("web_threads")
+    model_source: ModelSource = _api_setting("model_source")
+    model_profile: ModelProfile = _api_setting("model_profile")
+    summary_max_new_tokens: int = _api_setting("summary_max_new_tokens")
+    title_max_new_tokens: int = _api_setting("title_max_new_tokens")
+    num_beams: int = _api_setting("num_beams")
+    ai_max_concurrency: int = _api_setting("ai_max_concurrency")
+    ai_bulkhead: int = _api_setting("ai_bulkhead")
+    ai_guard: AIGuard = _api_setting("ai_guard")
+    inference_timeout_s: float = _api_setting("inference_timeout_s")
+    startup_timeout_s: AtLeastOneSecond = 240
+    api_port: Port = 0
+    inference_port: Port = 0
+    inference_metrics_port: Port = 0
+    api_env: EnvTable = field(default_factory=dict)
+    inference_env: EnvTable = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PinningConfig:
-    service_cpus: str | tuple[int, ...]
-    k6_cpus: str | tuple[int, ...]
+    service_cpus: CpuChoice = "auto"
+    k6_cpus: CpuChoice = "auto"
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     matrix: MatrixConfig
-    rates: dict[str, float]
+    rates: ScenarioRates
     slo: SloConfig
     saturation: SaturationConfig
     batching: BatchingConfig
     services: ServicesConfig
     pinning: PinningConfig
     profile: str = "default"
-    source: str = field(default="")
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _covers(self.rates, "rates", self.matrix.scenarios)
+        _covers(self.slo.p99_ms, "slo.p99_ms", self.saturation.scenarios)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,66 +202,16 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _names(section: str, key: str, values: Any, allowed: tuple[str, ...], allow_empty: bool = False) -> tuple[str, ...]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"[{section}] {key} must be a list of names")
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise ConfigError(f"[{section}] {key}: unknown {', '.join(unknown)} (known: {', '.join(allowed)})")
-    if not values and not allow_empty:
-        raise ConfigError(f"[{section}] {key} must not be empty")
-    return tuple(values)
-
-
-def _number(section: str, key: str, value: Any, minimum: float = 0, integer: bool = False) -> Any:
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"[{section}] {key} must be {kind} >= {minimum}, got {value!r}")
-    return value
-
-
-def _rates(section: str, table: Any, needed: tuple[str, ...]) -> dict[str, float]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] must be a table of scenario = number")
-    unknown = [k for k in table if k not in SCENARIOS]
-    if unknown:
-        raise ConfigError(f"[{section}] unknown scenario {', '.join(unknown)}")
-    missing = [s for s in needed if s not in table]
-    if missing:
-        raise ConfigError(f"[{section}] has no value for {', '.join(missing)}")
-    return {k: float(_number(section, k, v, minimum=0.001)) for k, v in table.items()}
-
-
-def _env(section: str, key: str, table: Any) -> dict[str, str]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] {key} must be a table of NAME = \"value\"")
-    return {str(k): str(v) for k, v in table.items()}
-
-
-def _cpus(key: str, value: Any) -> str | tuple[int, ...]:
-    if value == "auto":
-        return "auto"
-    if isinstance(value, list) and value and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in value):
-        return tuple(value)
-    raise ConfigError(f"[pinning] {key} must be \"auto\" or a non-empty list of CPU numbers")
-
-
-# The [services] keys the APIs read as well: their defaults, types, bounds and choices are APISettings' own.
-API_SETTINGS = ("web_workers", "web_threads", "model_source", "model_profile", "summary_max_new_tokens",
-                "title_max_new_tokens", "num_beams", "ai_max_concurrency", "ai_bulkhead", "ai_guard",
-                "inference_timeout_s")
-
-
-def _api_setting(svc: dict[str, Any], key: str) -> Any:
-    field_info = APISettings.model_fields[key]
-    value = svc.get(key, field_info.default)
-    if isinstance(field_info.default, StrEnum):
-        return _names("services", key, [str(value)], tuple(map(str, type(field_info.default))))[0]
-    try:
-        return TypeAdapter(Annotated[field_info.annotation, *field_info.metadata]).validate_python(value)
-    except ValidationError as exc:
-        raise ConfigError(f"[services] {key}: {exc.errors()[0]['msg']} (got {value!r})") from None
+def _config_error(error: dict[str, Any]) -> ConfigError:
+    """One line naming the section, the key, why and the value given."""
+    loc = [str(part) for part in error["loc"] if part != "[key]"]
+    why = str(error["msg"]).removeprefix("Value error, ")
+    if len(loc) == 1 and error["type"] == "missing":
+        return ConfigError(f"missing section [{loc[0]}]")
+    if not loc or why.startswith("["):  # a check across keys names its own section
+        return ConfigError(why)
+    section, key = ".".join(loc[:-1]) or loc[0], loc[-1] if len(loc) > 1 else ""
+    return ConfigError(f"[{section}] {key}: {why} (got {error['input']!r})" if key else f"[{section}] {why}")
 
 
 def parse_config(raw: dict[str, Any], profile: str = "default", source: str = "") -> BenchConfig:
@@ -203,70 +223,9 @@ def parse_config(raw: dict[str, Any], profile: str = "default", source: str = ""
             raise ConfigError(f"no [profiles.{profile}] in the configuration")
         raw = deep_merge(raw, profiles[profile])
     try:
-        m, sat, bat, svc, pin = raw["matrix"], raw["saturation"], raw["batching"], raw["services"], raw["pinning"]
-        slo = raw["slo"]
-        rates_table = raw["rates"]
-    except KeyError as exc:
-        raise ConfigError(f"missing section [{exc.args[0]}]") from None
-
-    scenarios = _names("matrix", "scenarios", m.get("scenarios"), SCENARIOS)
-    matrix = MatrixConfig(
-        frameworks=_names("matrix", "frameworks", m.get("frameworks"), FRAMEWORKS),
-        modes=_names("matrix", "modes", m.get("modes"), MODES),
-        scenarios=scenarios,
-        trials=_number("matrix", "trials", m.get("trials"), 1, integer=True),
-        warmup_s=float(_number("matrix", "warmup_s", m.get("warmup_s"), 0)),
-        window_s=float(_number("matrix", "window_s", m.get("window_s"), 1)),
-        spread_flag=float(_number("matrix", "spread_flag", m.get("spread_flag", 0.10), 0)),
-        seed_posts=_number("matrix", "seed_posts", m.get("seed_posts", 20), 1, integer=True),
-    )
-    sat_scenarios = _names("saturation", "scenarios", sat.get("scenarios", []), SCENARIOS, allow_empty=True)
-    saturation = SaturationConfig(
-        scenarios=sat_scenarios,
-        frameworks=_names("saturation", "frameworks", sat.get("frameworks", list(FRAMEWORKS)), FRAMEWORKS, True),
-        modes=_names("saturation", "modes", sat.get("modes", list(MODES)), MODES, True),
-        max_steps=_number("saturation", "max_steps", sat.get("max_steps", 4), 1, integer=True),
-        step_s=float(_number("saturation", "step_s", sat.get("step_s", 4), 1)),
-        max_rate=float(_number("saturation", "max_rate", sat.get("max_rate", 2000), 0.001)),
-        start_rate=_rates("saturation.start_rate", sat.get("start_rate", {}), sat_scenarios),
-        start_rate_off=_rates("saturation.start_rate_off", sat.get("start_rate_off", {}), ()),
-    )
-    batching = BatchingConfig(
-        enabled=bool(bat.get("enabled", False)),
-        framework=_names("batching", "framework", [bat.get("framework", "fastapi")], FRAMEWORKS)[0],
-        scenario=_names("batching", "scenario", [bat.get("scenario", "ai_title")], SCENARIOS)[0],
-        rate=float(_number("batching", "rate", bat.get("rate", 4), 0.001)),
-        window_s=float(_number("batching", "window_s", bat.get("window_s", 8), 1)),
-        grace_s=float(_number("batching", "grace_s", bat.get("grace_s", 1), 0)),
-        trials=_number("batching", "trials", bat.get("trials", 2), 1, integer=True),
-        unbatched_env=_env("batching", "unbatched_env", bat.get("unbatched_env", {"BATCH_MAX_SIZE": "1"})),
-    )
-    services = ServicesConfig(
-        **{key: _api_setting(svc, key) for key in API_SETTINGS},
-        startup_timeout_s=float(_number("services", "startup_timeout_s", svc.get("startup_timeout_s", 240), 1)),
-        api_port=_number("services", "api_port", svc.get("api_port", 0), 0, integer=True),
-        inference_port=_number("services", "inference_port", svc.get("inference_port", 0), 0, integer=True),
-        inference_metrics_port=_number("services", "inference_metrics_port", svc.get("inference_metrics_port", 0), 0, True),
-        api_env=_env("services", "api_env", svc.get("api_env", {})),
-        inference_env=_env("services", "inference_env", svc.get("inference_env", {})),
-    )
-    slo_config = SloConfig(
-        p99_ms=_rates("slo.p99_ms", slo.get("p99_ms", {}), sat_scenarios),
-        max_error_rate=float(_number("slo", "max_error_rate", slo.get("max_error_rate", 0.01), 0)),
-        max_dropped_fraction=float(_number("slo", "max_dropped_fraction", slo.get("max_dropped_fraction", 0.01), 0)),
-    )
-    needed_rates = tuple(dict.fromkeys(scenarios))
-    return BenchConfig(
-        matrix=matrix,
-        rates=_rates("rates", rates_table, needed_rates),
-        slo=slo_config,
-        saturation=saturation,
-        batching=batching,
-        services=services,
-        pinning=PinningConfig(_cpus("service_cpus", pin.get("service_cpus", "auto")), _cpus("k6_cpus", pin.get("k6_cpus", "auto"))),
-        profile=profile,
-        source=source,
-    )
+        return TypeAdapter(BenchConfig).validate_python({**raw, "profile": profile, "source": source})
+    except ValidationError as exc:
+        raise _config_error(exc.errors()[0]) from None
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG, profile: str = "default") -> BenchConfig:
