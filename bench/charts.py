@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bench.figures import Figures  # noqa: E402
+from bench.result_reader import ResultReader  # noqa: E402
 
 MODE_COLOURS = {"off": "#9e9e9e", "inprocess": "#e4572e", "remote": "#17bebb"}
 
@@ -27,21 +27,21 @@ def _label(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def _grouped_bars(ax, fig: Figures, values, title: str, ylabel: str, log: bool = False) -> None:
+def _grouped_bars(ax, reader: ResultReader, values, title: str, ylabel: str, log: bool = False) -> None:
     """Bars per framework, one per mode; values(framework, mode) -> number or None."""
-    width = 0.8 / max(1, len(fig.modes))
+    width = 0.8 / max(1, len(reader.modes))
     plotted = []
-    for i, mode in enumerate(fig.modes):
+    for i, mode in enumerate(reader.modes):
         xs, ys = [], []
-        for j, fw in enumerate(fig.frameworks):
+        for j, fw in enumerate(reader.frameworks):
             value = values(fw, mode)
             if value is not None:
-                xs.append(j + (i - (len(fig.modes) - 1) / 2) * width)
+                xs.append(j + (i - (len(reader.modes) - 1) / 2) * width)
                 ys.append(value)
         bars = ax.bar(xs, ys, width, label=mode, color=MODE_COLOURS.get(mode))
         ax.bar_label(bars, labels=[_label(y) for y in ys], fontsize=7, padding=1)
         plotted += ys
-    ax.set_xticks(range(len(fig.frameworks)), fig.frameworks)
+    ax.set_xticks(range(len(reader.frameworks)), reader.frameworks)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)
     if log and plotted and min(plotted) > 0:
@@ -50,33 +50,33 @@ def _grouped_bars(ax, fig: Figures, values, title: str, ylabel: str, log: bool =
     ax.grid(axis="y", alpha=0.3)
 
 
-def ai_tax(fig: Figures, path: Path) -> Path | None:
-    if not any(fig.scenario(f, m, "ai_mixed") for f in fig.frameworks for m in fig.modes):
+def ai_tax(reader: ResultReader, path: Path) -> Path | None:
+    if not any(reader.scenario(f, m, "ai_mixed") for f in reader.frameworks for m in reader.modes):
         return None
-    has_sat = any(fig.max_rate(f, m, "ai_mixed") is not None for f in fig.frameworks for m in fig.modes)
+    has_sat = any(reader.max_rate(f, m, "ai_mixed") is not None for f in reader.frameworks for m in reader.modes)
     panels = []
     if has_sat:
-        panels.append((lambda f, m: fig.max_rate(f, m, "ai_mixed"), "Max ai_mixed rate within SLO (log)", "iterations/s", True))
+        panels.append((lambda f, m: reader.max_rate(f, m, "ai_mixed"), "Max ai_mixed rate within SLO (log)", "iterations/s", True))
     panels += [
-        (lambda f, m: fig.get(f, m, "ai_mixed", "p99_ms"), "ai_mixed p99 at the fixed rate (log)", "ms", True),
-        (lambda f, m: fig.get(f, m, "ai_mixed", "crud_p50_ms"), "CRUD p50 inside ai_mixed", "ms", False),
-        (lambda f, m: fig.memory(f, m), "Peak PSS, API + inference", "MiB", False),
+        (lambda f, m: reader.get(f, m, "ai_mixed", "p99_ms"), "ai_mixed p99 at the fixed rate (log)", "ms", True),
+        (lambda f, m: reader.get(f, m, "ai_mixed", "crud_p50_ms"), "CRUD p50 inside ai_mixed", "ms", False),
+        (lambda f, m: reader.memory(f, m), "Peak PSS, API + inference", "MiB", False),
     ]
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2))
     for ax, (values, title, ylabel, log) in zip(axes, panels):
-        _grouped_bars(ax, fig, values, title, ylabel, log)
+        _grouped_bars(ax, reader, values, title, ylabel, log)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9)
     figure.suptitle("What AI does to each framework (grey = AI off)", x=0.3)
     return _save(figure, path, rect=(0, 0, 1, 0.93))
 
 
-def interference(fig: Figures, path: Path) -> Path | None:
+def interference(reader: ResultReader, path: Path) -> Path | None:
     labels, alone, mixed = [], [], []
-    for mode in fig.modes:
-        for fw in fig.frameworks:
-            a = fig.get(fw, mode, "crud", "crud_p99_ms")
-            b = fig.get(fw, mode, "ai_mixed", "crud_p99_ms")
+    for mode in reader.modes:
+        for fw in reader.frameworks:
+            a = reader.get(fw, mode, "crud", "crud_p99_ms")
+            b = reader.get(fw, mode, "ai_mixed", "crud_p99_ms")
             if a is None and b is None:
                 continue
             labels.append(f"{fw}\n{mode}")
@@ -98,13 +98,13 @@ def interference(fig: Figures, path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Path | None:
-    if not any(fig.saturation_steps(f, m, scenario) for f in fig.frameworks for m in fig.modes):
+def latency_vs_load(reader: ResultReader, path: Path, scenario: str = "ai_mixed") -> Path | None:
+    if not any(reader.saturation_steps(f, m, scenario) for f in reader.frameworks for m in reader.modes):
         return None
-    figure, axes = plt.subplots(1, len(fig.frameworks), figsize=(5 * len(fig.frameworks), 4), sharey=True, squeeze=False)
-    for ax, fw in zip(axes[0], fig.frameworks):
-        for mode in fig.modes:
-            steps = fig.saturation_steps(fw, mode, scenario)
+    figure, axes = plt.subplots(1, len(reader.frameworks), figsize=(5 * len(reader.frameworks), 4), sharey=True, squeeze=False)
+    for ax, fw in zip(axes[0], reader.frameworks):
+        for mode in reader.modes:
+            steps = reader.saturation_steps(fw, mode, scenario)
             points = [(s["offered_rate"], s["latency_ms"].get("all", {}).get("p99"), s["meets_slo"]) for s in steps]
             points = [p for p in points if p[1] is not None]
             if not points:
@@ -114,8 +114,8 @@ def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Pat
             ax.scatter([p[0] for p in points if p[2]], [p[1] for p in points if p[2]], color=colour, zorder=3)
             ax.scatter([p[0] for p in points if not p[2]], [p[1] for p in points if not p[2]], facecolors="none",
                        edgecolors=colour, zorder=3)
-        limit = next((fig.config(fw, m)["saturation"][scenario]["p99_limit_ms"] for m in fig.modes
-                      if fig.config(fw, m) and scenario in fig.config(fw, m).get("saturation", {})), None)
+        limit = next((reader.config(fw, m)["saturation"][scenario]["p99_limit_ms"] for m in reader.modes
+                      if reader.config(fw, m) and scenario in reader.config(fw, m).get("saturation", {})), None)
         if limit:
             ax.axhline(limit, color="black", linestyle=":", linewidth=1, label="p99 SLO")
         ax.set_yscale("log")
@@ -129,11 +129,11 @@ def latency_vs_load(fig: Figures, path: Path, scenario: str = "ai_mixed") -> Pat
     return _save(figure, path)
 
 
-def memory(fig: Figures, path: Path) -> Path | None:
+def memory(reader: ResultReader, path: Path) -> Path | None:
     labels, api, inf = [], [], []
-    for mode in fig.modes:
-        for fw in fig.frameworks:
-            a, b = fig.memory_parts(fw, mode)
+    for mode in reader.modes:
+        for fw in reader.frameworks:
+            a, b = reader.memory_parts(fw, mode)
             if a is None:
                 continue
             labels.append(f"{fw}\n{mode}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.figures import Figures, fmt_bracket
+from bench.result_reader import ResultReader, fmt_bracket
 from bench.intervals import Interval, order
 
 AI_MODES = ("inprocess", "remote")
@@ -76,25 +76,25 @@ def _verdict(*parts: str) -> str:
     return "INCONCLUSIVE"
 
 
-def _rates(fig: Figures, mode: str) -> tuple[dict[str, Interval | None], bool]:
+def _rates(reader: ResultReader, mode: str) -> tuple[dict[str, Interval | None], bool]:
     """Max ai_mixed rate within the SLO per framework as a search bracket, and whether every search found its limit."""
     rates, found_limit = {}, True
-    for fw in fig.frameworks:
-        rates[fw] = fig.capacity(fw, mode, "ai_mixed")
-        if fig.rate_capped(fw, mode, "ai_mixed"):
+    for fw in reader.frameworks:
+        rates[fw] = reader.capacity(fw, mode, "ai_mixed")
+        if reader.rate_capped(fw, mode, "ai_mixed"):
             found_limit = False
     return rates, found_limit
 
 
-def _throughput_part(fig: Figures, subject: str, highest: bool, modes) -> tuple[str, list[str]]:
+def _throughput_part(reader: ResultReader, subject: str, highest: bool, modes) -> tuple[str, list[str]]:
     states, notes = [], []
     for mode in modes:
-        rates, found_limit = _rates(fig, mode)
+        rates, found_limit = _rates(reader, mode)
         state = compare_one(rates, subject, highest)
         if state is None:
             continue
         if not found_limit:
-            bounds = ", ".join(f"{fw} {fig.rate_text(fw, mode, 'ai_mixed')} it/s" for fw in fig.frameworks
+            bounds = ", ".join(f"{fw} {reader.rate_text(fw, mode, 'ai_mixed')} it/s" for fw in reader.frameworks
                                if rates.get(fw) is not None)
             notes.append(f"{mode}: not told apart, a search never missed the SLO so its rate is only a lower bound ({bounds})")
             continue
@@ -103,17 +103,17 @@ def _throughput_part(fig: Figures, subject: str, highest: bool, modes) -> tuple[
     return _combine(states), notes
 
 
-def claim_fastapi(fig: Figures) -> Verdict:
+def claim_fastapi(reader: ResultReader) -> Verdict:
     claim = "FastAPI has the highest throughput but more latency under concurrent AI"
-    if "fastapi" not in fig.frameworks or len(fig.frameworks) < 2:
+    if "fastapi" not in reader.frameworks or len(reader.frameworks) < 2:
         return Verdict(claim, "INCONCLUSIVE", "needs FastAPI and at least one other framework in the run")
-    modes = [m for m in AI_MODES if m in fig.modes]
-    tp_state, tp_notes = _throughput_part(fig, "fastapi", True, modes)
+    modes = [m for m in AI_MODES if m in reader.modes]
+    tp_state, tp_notes = _throughput_part(reader, "fastapi", True, modes)
     lat_states, lat_notes = [], []
     for mode in modes:
         # p50 of the CRUD requests sharing the server with in-flight AI: p99 over a few requests is too noisy to rank.
-        p50 = {fw: fig.interval(fw, mode, "ai_mixed", "crud_p50_ms") for fw in fig.frameworks}
-        p99 = {fw: fig.interval(fw, mode, "ai_mixed", "crud_p99_ms") for fw in fig.frameworks}
+        p50 = {fw: reader.interval(fw, mode, "ai_mixed", "crud_p50_ms") for fw in reader.frameworks}
+        p99 = {fw: reader.interval(fw, mode, "ai_mixed", "crud_p99_ms") for fw in reader.frameworks}
         state = compare_one(p50, "fastapi", True)
         if state is None:
             continue
@@ -126,11 +126,11 @@ def claim_fastapi(fig: Figures) -> Verdict:
     return Verdict(claim, _verdict(tp_state, lat_state), reason)
 
 
-def _memory_part(fig: Figures, subject: str, highest: bool) -> tuple[str, list[str]]:
+def _memory_part(reader: ResultReader, subject: str, highest: bool) -> tuple[str, list[str]]:
     states, notes = [], []
-    for mode in fig.modes:
+    for mode in reader.modes:
         # The API's own process tree: in remote mode the inference service is the same for every framework.
-        values = {fw: fig.memory_interval(fw, mode) for fw in fig.frameworks}
+        values = {fw: reader.memory_interval(fw, mode) for fw in reader.frameworks}
         state = compare_one(values, subject, highest)
         if state is None:
             continue
@@ -139,27 +139,27 @@ def _memory_part(fig: Figures, subject: str, highest: bool) -> tuple[str, list[s
     return _combine(states), notes
 
 
-def claim_flask_memory(fig: Figures) -> Verdict:
+def claim_flask_memory(reader: ResultReader) -> Verdict:
     claim = "Flask uses the least memory"
-    if "flask" not in fig.frameworks or len(fig.frameworks) < 2:
+    if "flask" not in reader.frameworks or len(reader.frameworks) < 2:
         return Verdict(claim, "INCONCLUSIVE", "needs Flask and at least one other framework in the run")
-    state, notes = _memory_part(fig, "flask", highest=False)
+    state, notes = _memory_part(reader, "flask", highest=False)
     reason = f"peak PSS of each API's whole process tree under load, per mode: {'; '.join(notes) or 'no data'}"
     return Verdict(claim, _verdict(state), reason)
 
 
-def claim_django(fig: Figures) -> Verdict:
+def claim_django(reader: ResultReader) -> Verdict:
     claim = "Django uses the most memory and is the slowest"
-    if "django" not in fig.frameworks or len(fig.frameworks) < 2:
+    if "django" not in reader.frameworks or len(reader.frameworks) < 2:
         return Verdict(claim, "INCONCLUSIVE", "needs Django and at least one other framework in the run")
-    mem_state, mem_notes = _memory_part(fig, "django", highest=True)
-    speed_state, speed_notes = _throughput_part(fig, "django", False, fig.modes)
+    mem_state, mem_notes = _memory_part(reader, "django", highest=True)
+    speed_state, speed_notes = _throughput_part(reader, "django", False, reader.modes)
     if speed_state == "not measured":
         # Without a saturation search, "slowest" falls back to the CRUD median latency at the fixed rate.
         states = []
-        for mode in fig.modes:
-            scenario = "crud" if fig.scenario("django", mode, "crud") else "ai_mixed"
-            p50 = {fw: fig.interval(fw, mode, scenario, "crud_p50_ms") for fw in fig.frameworks}
+        for mode in reader.modes:
+            scenario = "crud" if reader.scenario("django", mode, "crud") else "ai_mixed"
+            p50 = {fw: reader.interval(fw, mode, scenario, "crud_p50_ms") for fw in reader.frameworks}
             state = compare_one(p50, "django", True)
             if state is not None:
                 states.append(state)
@@ -170,5 +170,5 @@ def claim_django(fig: Figures) -> Verdict:
     return Verdict(claim, _verdict(mem_state, speed_state), reason)
 
 
-def judge_all(fig: Figures) -> list[Verdict]:
-    return [claim_fastapi(fig), claim_flask_memory(fig), claim_django(fig)]
+def judge_all(reader: ResultReader) -> list[Verdict]:
+    return [claim_fastapi(reader), claim_flask_memory(reader), claim_django(reader)]

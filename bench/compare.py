@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench import stats
-from bench.figures import Figures
+from bench.result_reader import ResultReader
 from bench.intervals import Interval, order
 
-# Figures compared, and whether a rise is good (throughput) or bad (latency, memory, errors).
+# ResultReader compared, and whether a rise is good (throughput) or bad (latency, memory, errors).
 COMPARED = {
     "throughput_rps": True,
     "p50_ms": False,
@@ -24,7 +24,7 @@ COMPARED = {
 
 def _rows(result: dict[str, Any]) -> dict[tuple[str, ...], tuple[float, Interval | None]]:
     rows: dict[tuple[str, ...], tuple[float, Interval | None]] = {}
-    fig = Figures(result)
+    reader = ResultReader(result)
     for config in result["configs"]:
         fw, mode = config["framework"], config["mode"]
         for scenario, outcome in config["scenarios"].items():
@@ -33,7 +33,7 @@ def _rows(result: dict[str, Any]) -> dict[tuple[str, ...], tuple[float, Interval
                 if value is not None:
                     rows[(fw, mode, scenario, figure)] = (value, stats.interval_of(outcome["aggregate"], figure))
         for scenario in config.get("saturation", {}):
-            capacity = fig.capacity(fw, mode, scenario)
+            capacity = reader.capacity(fw, mode, scenario)
             if capacity is not None:
                 rows[(fw, mode, scenario, "max_rate_within_slo")] = (capacity.estimate, capacity)
     batching = result.get("batching") or {}

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench import charts, stats
 from bench.claims import judge_all, leader
-from bench.figures import Figures, fmt, fmt_bracket, fmt_ratio, ratio
+from bench.result_reader import ResultReader, fmt, fmt_bracket, fmt_ratio, ratio
 from bench.intervals import Interval, separated
 
 _NO_INTERVAL = Interval(None, None, None, 0, "none")
@@ -62,25 +62,25 @@ def _bodies_line(result: dict[str, Any]) -> str:
             f"in the sample: {words(bodies['words_in_sample'])}.")
 
 
-def _tax_table(fig: Figures) -> list[str]:
+def _tax_table(reader: ResultReader) -> list[str]:
     lines = ["| framework | mode | max ai_mixed rate within SLO (it/s) [passed, first missed) | ai_mixed p50 / p99 (ms) at the fixed rate "
              "| AI p50 / p99 (ms) | CRUD p50 / p99 in mix (ms) | peak PSS, API + inference (MiB) | CPU ms/request "
              "| max rate vs off | memory vs off |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for fw in fig.frameworks:
-        base_mem = fig.memory(fw, "off")
-        for mode in fig.modes:
-            if not fig.config(fw, mode):
+    for fw in reader.frameworks:
+        base_mem = reader.memory(fw, "off")
+        for mode in reader.modes:
+            if not reader.config(fw, mode):
                 continue
-            g = lambda name, m=mode: fig.get(fw, m, "ai_mixed", name)  # noqa: E731
-            ci = lambda name, m=mode, d=1: fig.with_interval(fw, m, "ai_mixed", name, d)  # noqa: E731
-            rate_vs_off = "1.00x" if mode == "off" else fmt_ratio(fig.rate_ratio(fw, mode, "ai_mixed"))
-            mem_vs_off = "1.00x" if mode == "off" else fmt_ratio(ratio(fig.memory(fw, mode), base_mem))
+            g = lambda name, m=mode: reader.get(fw, m, "ai_mixed", name)  # noqa: E731
+            ci = lambda name, m=mode, d=1: reader.with_interval(fw, m, "ai_mixed", name, d)  # noqa: E731
+            rate_vs_off = "1.00x" if mode == "off" else fmt_ratio(reader.rate_ratio(fw, mode, "ai_mixed"))
+            mem_vs_off = "1.00x" if mode == "off" else fmt_ratio(ratio(reader.memory(fw, mode), base_mem))
             lines.append(
-                f"| {fw} | {mode} | {fig.rate_text(fw, mode, 'ai_mixed')} {fmt_bracket(fig.capacity(fw, mode, 'ai_mixed'))} | "
+                f"| {fw} | {mode} | {reader.rate_text(fw, mode, 'ai_mixed')} {fmt_bracket(reader.capacity(fw, mode, 'ai_mixed'))} | "
                 f"{ci('p50_ms')} / {ci('p99_ms')} | {ci('ai_p50_ms')} / {ci('ai_p99_ms')} | "
                 f"{ci('crud_p50_ms', d=2)} / {ci('crud_p99_ms')} | "
-                f"{fmt(fig.memory(fw, mode), 0)} | {fmt(g('cpu_ms_per_request'), 2)} | {rate_vs_off} | {mem_vs_off} |"
+                f"{fmt(reader.memory(fw, mode), 0)} | {fmt(g('cpu_ms_per_request'), 2)} | {rate_vs_off} | {mem_vs_off} |"
             )
     lines += ["", "≥: the saturation search never missed the SLO, so the rate is a lower bound and no ratio is given. "
               "With AI off the mix's AI requests are answered 503 at once: the off rows are the framework without "
@@ -89,20 +89,20 @@ def _tax_table(fig: Figures) -> list[str]:
     return lines
 
 
-def _tax_sentences(fig: Figures) -> list[str]:
+def _tax_sentences(reader: ResultReader) -> list[str]:
     out = []
-    for fw in fig.frameworks:
+    for fw in reader.frameworks:
         parts = []
         for mode in ("inprocess", "remote"):
-            if not fig.config(fw, mode) or not fig.config(fw, "off"):
+            if not reader.config(fw, mode) or not reader.config(fw, "off"):
                 continue
-            mem = ratio(fig.memory(fw, mode), fig.memory(fw, "off"))
+            mem = ratio(reader.memory(fw, mode), reader.memory(fw, "off"))
             bits = [f"memory {fmt_ratio(mem)}"]
-            if fig.max_rate(fw, mode, "ai_mixed") is not None:
-                bits.append(f"max ai_mixed rate within SLO {fig.rate_text(fw, mode, 'ai_mixed')} it/s "
-                            f"(AI off: {fig.rate_text(fw, 'off', 'ai_mixed')})")
+            if reader.max_rate(fw, mode, "ai_mixed") is not None:
+                bits.append(f"max ai_mixed rate within SLO {reader.rate_text(fw, mode, 'ai_mixed')} it/s "
+                            f"(AI off: {reader.rate_text(fw, 'off', 'ai_mixed')})")
             for name, label in (("crud_p50_ms", "CRUD p50"), ("crud_p99_ms", "CRUD p99")):
-                value = ratio(fig.get(fw, mode, "ai_mixed", name), fig.get(fw, "off", "ai_mixed", name))
+                value = ratio(reader.get(fw, mode, "ai_mixed", name), reader.get(fw, "off", "ai_mixed", name))
                 bits.append(f"{label} inside the mix {fmt_ratio(value)}")
             parts.append(f"{mode}: " + ", ".join(bits))
         if parts:
@@ -110,7 +110,7 @@ def _tax_sentences(fig: Figures) -> list[str]:
     return out
 
 
-def _interference_table(fig: Figures) -> list[str]:
+def _interference_table(reader: ResultReader) -> list[str]:
     lines = ["| framework | mode | CRUD req/s alone | CRUD p50 alone | CRUD p99 alone | CRUD req/s in mix (+ AI req/s) "
              "| CRUD p50 in ai_mixed | CRUD p99 in ai_mixed | p50 ratio | p99 ratio |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -118,16 +118,16 @@ def _interference_table(fig: Figures) -> list[str]:
     def told(alone: Interval | None, mixed: Interval | None, value: float | None) -> str:
         return fmt_ratio(value) + ("" if separated(alone, mixed) else " (cannot tell apart)")
 
-    for mode in fig.modes:
-        for fw in fig.frameworks:
-            alone50, alone99 = fig.get(fw, mode, "crud", "crud_p50_ms"), fig.get(fw, mode, "crud", "crud_p99_ms")
-            mix50, mix99 = fig.get(fw, mode, "ai_mixed", "crud_p50_ms"), fig.get(fw, mode, "ai_mixed", "crud_p99_ms")
+    for mode in reader.modes:
+        for fw in reader.frameworks:
+            alone50, alone99 = reader.get(fw, mode, "crud", "crud_p50_ms"), reader.get(fw, mode, "crud", "crud_p99_ms")
+            mix50, mix99 = reader.get(fw, mode, "ai_mixed", "crud_p50_ms"), reader.get(fw, mode, "ai_mixed", "crud_p99_ms")
             if alone99 is None and mix99 is None:
                 continue
-            mix_rates = f"{fmt(fig.get(fw, mode, 'ai_mixed', 'crud_rps'))} (+ {fmt(fig.get(fw, mode, 'ai_mixed', 'ai_rps'))})"
-            iv = lambda scenario, name: fig.interval(fw, mode, scenario, name)  # noqa: E731
-            text = lambda scenario, name: fig.with_interval(fw, mode, scenario, name, 2)  # noqa: E731
-            lines.append(f"| {fw} | {mode} | {fmt(fig.get(fw, mode, 'crud', 'crud_rps'))} | {text('crud', 'crud_p50_ms')} | "
+            mix_rates = f"{fmt(reader.get(fw, mode, 'ai_mixed', 'crud_rps'))} (+ {fmt(reader.get(fw, mode, 'ai_mixed', 'ai_rps'))})"
+            iv = lambda scenario, name: reader.interval(fw, mode, scenario, name)  # noqa: E731
+            text = lambda scenario, name: reader.with_interval(fw, mode, scenario, name, 2)  # noqa: E731
+            lines.append(f"| {fw} | {mode} | {fmt(reader.get(fw, mode, 'crud', 'crud_rps'))} | {text('crud', 'crud_p50_ms')} | "
                          f"{text('crud', 'crud_p99_ms')} | {mix_rates} | {text('ai_mixed', 'crud_p50_ms')} | "
                          f"{text('ai_mixed', 'crud_p99_ms')} | "
                          f"{told(iv('crud', 'crud_p50_ms'), iv('ai_mixed', 'crud_p50_ms'), ratio(mix50, alone50))} | "
@@ -135,18 +135,18 @@ def _interference_table(fig: Figures) -> list[str]:
     return lines
 
 
-def _scenario_table(fig: Figures) -> list[str]:
+def _scenario_table(reader: ResultReader) -> list[str]:
     lines = ["| framework | mode | scenario | offered (it/s) | throughput (req/s) | errors | dropped / unfinished | p50 | p90 | p99 (ms) "
              "| API PSS | inference PSS | CPU (cores) | trials | spread (tput / p99) |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for mode in fig.modes:
-        for fw in fig.frameworks:
-            config = fig.config(fw, mode)
+    for mode in reader.modes:
+        for fw in reader.frameworks:
+            config = reader.config(fw, mode)
             if not config:
                 continue
             for scenario, outcome in config["scenarios"].items():
                 g = lambda name: stats.value_of(outcome["aggregate"], name)  # noqa: E731
-                ci = lambda name, fw=fw, mode=mode, sc=scenario: fig.with_interval(fw, mode, sc, name, 2)  # noqa: E731
+                ci = lambda name, fw=fw, mode=mode, sc=scenario: reader.with_interval(fw, mode, sc, name, 2)  # noqa: E731
                 figs = outcome["aggregate"]["figures"]
                 spread = "/".join(f"{100 * figs[n]['spread']:.0f}%" if n in figs else "-" for n in ("throughput_rps", "p99_ms"))
                 flag = " **(!)**" if outcome["aggregate"]["flagged"] else ""
@@ -161,13 +161,13 @@ def _scenario_table(fig: Figures) -> list[str]:
     return lines
 
 
-def _saturation_table(fig: Figures) -> list[str]:
+def _saturation_table(reader: ResultReader) -> list[str]:
     lines = ["| framework | mode | scenario | max rate within SLO | steps (offered it/s → p99 ms, errors; ✗ = missed the SLO) |",
              "|---|---|---|---:|---|"]
     any_rows = False
-    for mode in fig.modes:
-        for fw in fig.frameworks:
-            config = fig.config(fw, mode) or {}
+    for mode in reader.modes:
+        for fw in reader.frameworks:
+            config = reader.config(fw, mode) or {}
             for scenario, found in config.get("saturation", {}).items():
                 any_rows = True
                 steps = "; ".join(
@@ -192,19 +192,19 @@ LEAD_FIGURES = (
 )
 
 
-def _leads_section(fig: Figures) -> list[str]:
+def _leads_section(reader: ResultReader) -> list[str]:
     """Per mode and figure: the framework that leads on separated intervals, or 'cannot tell apart'."""
     lines = ["A framework leads only where its 95 % interval is separated from every other framework's; otherwise "
              "the run cannot tell them apart and the intervals are shown.", "",
              "| mode | figure | verdict | estimates [95 % intervals] |", "|---|---|---|---|"]
     rows = 0
-    for mode in fig.modes:
+    for mode in reader.modes:
         candidates: list[tuple[str, dict[str, Interval | None], bool, int]] = []
         for label, scenario, figure, highest in LEAD_FIGURES:
-            candidates.append((label, {fw: fig.interval(fw, mode, scenario, figure) for fw in fig.frameworks}, highest, 2))
+            candidates.append((label, {fw: reader.interval(fw, mode, scenario, figure) for fw in reader.frameworks}, highest, 2))
         candidates.append(("max ai_mixed rate within SLO (it/s)",
-                           {fw: fig.capacity(fw, mode, "ai_mixed") for fw in fig.frameworks}, True, 1))
-        candidates.append(("API peak PSS (MiB)", {fw: fig.memory_interval(fw, mode) for fw in fig.frameworks}, False, 0))
+                           {fw: reader.capacity(fw, mode, "ai_mixed") for fw in reader.frameworks}, True, 1))
+        candidates.append(("API peak PSS (MiB)", {fw: reader.memory_interval(fw, mode) for fw in reader.frameworks}, False, 0))
         for label, values, highest, digits in candidates:
             known = {fw: v for fw, v in values.items() if v is not None and v.estimate is not None}
             if len(known) < 2:
@@ -296,31 +296,31 @@ def _method(result: dict[str, Any]) -> list[str]:
 
 
 def render(result: dict[str, Any], images: dict[str, Path | None]) -> str:
-    fig = Figures(result)
+    reader = ResultReader(result)
     lines = [f"# Blog API x AI benchmark — run {result['run_id']}", ""]
     lines += _models_line(result)
     lines += ["", _bodies_line(result)]
     if result.get("interrupted"):
         lines += ["", "**This run was interrupted: the figures below cover only what finished.**"]
     lines += ["", "## What AI does to each framework", ""]
-    lines += _tax_sentences(fig) or ["(No framework ran both with AI off and on.)"]
-    lines += [""] + _tax_table(fig)
+    lines += _tax_sentences(reader) or ["(No framework ran both with AI off and on.)"]
+    lines += [""] + _tax_table(reader)
     if images.get("ai_tax"):
         lines += ["", f"![AI tax]({images['ai_tax'].name})"]
-    lines += ["", "## Which framework leads", ""] + _leads_section(fig)
+    lines += ["", "## Which framework leads", ""] + _leads_section(reader)
     lines += ["", "## The original study's claims, judged by this run", "",
               "CONFIRMED or REFUTED only where 95 % intervals separate; a part the run cannot tell apart is a tie.", ""]
-    for number, verdict in enumerate(judge_all(fig), 1):
+    for number, verdict in enumerate(judge_all(reader), 1):
         lines.append(f"{number}. *{verdict.claim}* — **{verdict.verdict}**: {verdict.reason}.")
     lines += ["", "## Interference: CRUD latency while AI requests are in flight", "",
               "CRUD requests of the ai_mixed scenario against the crud-only scenario, same framework and mode. The two "
               "run at the CRUD rates shown; with AI off, the mix's AI requests are answered 503 at once, so the off rows "
               "show the mix without inference work. p99 over few requests is noisy: read p50 beside it.", ""]
-    lines += _interference_table(fig)
+    lines += _interference_table(reader)
     if images.get("interference"):
         lines += ["", f"![interference]({images['interference'].name})"]
     lines += ["", "## Latency vs offered load", ""]
-    sat_lines = _saturation_table(fig)
+    sat_lines = _saturation_table(reader)
     lines += sat_lines or ["No saturation search in this run."]
     if images.get("latency_vs_load"):
         lines += ["", f"![latency vs load]({images['latency_vs_load'].name})"]
@@ -329,7 +329,7 @@ def render(result: dict[str, Any], images: dict[str, Path | None]) -> str:
     lines += ["", "## Memory", "", "Peak PSS under load (MiB), API workers and inference service stacked."]
     if images.get("memory"):
         lines += ["", f"![memory]({images['memory'].name})"]
-    lines += ["", "## All measured windows (medians over trials)", ""] + _scenario_table(fig)
+    lines += ["", "## All measured windows (medians over trials)", ""] + _scenario_table(reader)
     flagged = [(c["framework"], c["mode"], s, o["aggregate"]["disagree"]) for c in result["configs"]
                for s, o in c["scenarios"].items() if o["aggregate"]["flagged"]]
     if flagged:
@@ -345,12 +345,12 @@ def write_report(result: dict[str, Any], out_dir: Path) -> Path:
     """Write report.md and its PNG charts into out_dir; returns the report's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig = Figures(result)
+    reader = ResultReader(result)
     makers = {
-        "ai_tax": lambda: charts.ai_tax(fig, out_dir / "ai_tax.png"),
-        "interference": lambda: charts.interference(fig, out_dir / "interference.png"),
-        "latency_vs_load": lambda: charts.latency_vs_load(fig, out_dir / "latency_vs_load.png"),
-        "memory": lambda: charts.memory(fig, out_dir / "memory.png"),
+        "ai_tax": lambda: charts.ai_tax(reader, out_dir / "ai_tax.png"),
+        "interference": lambda: charts.interference(reader, out_dir / "interference.png"),
+        "latency_vs_load": lambda: charts.latency_vs_load(reader, out_dir / "latency_vs_load.png"),
+        "memory": lambda: charts.memory(reader, out_dir / "memory.png"),
         "batching": lambda: charts.batching(result, out_dir / "batching.png"),
     }
     images: dict[str, Path | None] = {}

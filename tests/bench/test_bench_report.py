@@ -5,7 +5,7 @@ from bench_fixture import PROFILE, make_result
 
 from bench.claims import compare_one, judge_all
 from bench.cli import main
-from bench.figures import Figures
+from bench.result_reader import ResultReader
 from bench.intervals import Interval
 from bench.report import write_report
 
@@ -26,18 +26,18 @@ def test_report_has_every_section_and_chart(tmp_path):
 
 
 def test_claims_follow_the_numbers():
-    verdicts = judge_all(Figures(make_result()))
+    verdicts = judge_all(ResultReader(make_result()))
     assert [v.verdict for v in verdicts] == ["CONFIRMED", "CONFIRMED", "CONFIRMED"]
     # Swap Flask and Django: Flask is now the biggest and the slowest, so claims 2 and 3 must fall.
     flipped = dict(PROFILE, flask=PROFILE["django"], django=PROFILE["flask"])
-    verdicts = judge_all(Figures(make_result(flipped)))
+    verdicts = judge_all(ResultReader(make_result(flipped)))
     assert [v.verdict for v in verdicts] == ["CONFIRMED", "REFUTED", "REFUTED"]
     assert "off: fails — API PSS flask 152 MiB [148, 155] n=3" in verdicts[1].reason
 
 
 def test_fastapi_claim_fails_when_it_is_not_fastest():
     slow_fastapi = dict(PROFILE, fastapi=(120.0, 3.0, 2.0))
-    verdict = judge_all(Figures(make_result(slow_fastapi)))[0]
+    verdict = judge_all(ResultReader(make_result(slow_fastapi)))[0]
     assert verdict.verdict == "REFUTED" and "throughput part fails" in verdict.reason
 
 
@@ -64,7 +64,7 @@ def test_compare_one_tells_holds_fails_and_ties_on_intervals(values, highest, st
 
 def test_memory_within_the_intervals_is_a_tie_not_a_verdict():
     close = {fw: (100.0 + i, 1.0, rate) for i, (fw, (_, _, rate)) in enumerate(PROFILE.items())}
-    verdict = judge_all(Figures(make_result(close)))[1]
+    verdict = judge_all(ResultReader(make_result(close)))[1]
     assert verdict.verdict == "INCONCLUSIVE" and "tie" in verdict.reason
 
 
@@ -73,7 +73,7 @@ def test_overlapping_capacity_brackets_do_not_rank_throughput():
     for config in result["configs"]:
         # A coarse search: only the doubling steps, so every bracket is [rate, 2 x rate) and they overlap.
         config["saturation"]["ai_mixed"]["steps"].pop()
-    verdict = judge_all(Figures(result))[0]
+    verdict = judge_all(ResultReader(result))[0]
     assert verdict.verdict == "INCONCLUSIVE" and "throughput part tie" in verdict.reason
 
 
@@ -81,7 +81,7 @@ def test_a_search_that_never_missed_the_slo_does_not_rank_throughput():
     result = make_result()
     for config in result["configs"]:
         config["saturation"]["ai_mixed"]["capped"] = True
-    verdict = judge_all(Figures(result))[0]
+    verdict = judge_all(ResultReader(result))[0]
     assert verdict.verdict == "INCONCLUSIVE"
     assert "throughput part not measured" in verdict.reason and "never missed the SLO" in verdict.reason
 
@@ -89,7 +89,7 @@ def test_a_search_that_never_missed_the_slo_does_not_rank_throughput():
 def test_claims_without_data_are_inconclusive():
     result = make_result()
     result["configs"] = [c for c in result["configs"] if c["framework"] == "flask"]
-    assert {v.verdict for v in judge_all(Figures(result))} == {"INCONCLUSIVE"}
+    assert {v.verdict for v in judge_all(ResultReader(result))} == {"INCONCLUSIVE"}
 
 
 def test_report_shows_intervals_and_sample_counts_and_who_leads(tmp_path):

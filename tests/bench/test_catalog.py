@@ -20,7 +20,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 PROBE = """
 import json, sys
 sys.path[:0] = ["tests", "tests/bench"]
-from bench import config, services, results, figures
+from bench import config, services, results, result_reader
 from bench.report import write_report
 from bench_fixture import PROFILE, make_result
 import servers
@@ -36,7 +36,7 @@ print(json.dumps({
     "config_file": list(config.parse_config(raw).matrix.frameworks),
     "services": sorted(services.SERVICE_DIRS),
     "schema": results.RESULT_SCHEMA["properties"]["configs"]["items"]["properties"]["framework"]["enum"],
-    "figures": figures.Figures(result).frameworks,
+    "result_reader": result_reader.ResultReader(result).frameworks,
     "tests": list(servers.FRAMEWORKS),
     "report": "minimal" in report,
 }))
@@ -64,7 +64,7 @@ def test_a_test_only_framework_is_discovered_by_the_harness_the_tests_and_the_re
                            capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr[-4000:]
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
-    for where in ("config", "config_file", "services", "schema", "figures", "tests"):
+    for where in ("config", "config_file", "services", "schema", "result_reader", "tests"):
         assert "minimal" in seen[where], where
     assert seen["report"]
 

@@ -17,7 +17,7 @@ def _in_order(present: set[str], order: tuple[str, ...]) -> list[str]:
     return [name for name in order if name in present] + sorted(present - set(order))
 
 
-class Figures:
+class ResultReader:
     def __init__(self, result: dict[str, Any]) -> None:
         self.result = result
         self.configs = {(c["framework"], c["mode"]): c for c in result["configs"]}
