@@ -3,7 +3,7 @@ import threading
 import pytest
 import torch
 
-from blogcore.ai.backend import AIError, AIInvalidInput, Sentiment, Summary, Tags, Task, Title
+from blogcore.ai.backend import AIError, AIInvalidInput, Sentiment, Summary, SuggestedTitle, Tags, Task
 from blogcore.ai.engine import Engine, configure_torch, generation_config_for
 from blogcore.ai.models import load_task_model
 from blogcore.ai.tagger import TagHead, DEFAULT_ARTIFACT_DIR
@@ -31,7 +31,7 @@ def test_each_task_answers_with_its_result_type(tiny_engine):
     for sentiment in tiny_engine.run_batch(Task.SENTIMENT, TEXTS):
         assert isinstance(sentiment, Sentiment) and 1 <= sentiment.stars <= 5 and 0.2 <= sentiment.score <= 1
     for title in tiny_engine.run_batch(Task.TITLE, TEXTS):
-        assert isinstance(title, Title) and "\n" not in title.text and title.text == title.text.strip()
+        assert isinstance(title, SuggestedTitle) and "\n" not in title.text and title.text == title.text.strip()
     labels = TagHead.load(DEFAULT_ARTIFACT_DIR).labels
     for tags in tiny_engine.run_batch(Task.TAGS, TEXTS):
         assert isinstance(tags, Tags) and tags.tags and {tag for tag, _ in tags.tags} <= set(labels)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from blogcore.ai.backend import ModelInfo, Sentiment, Summary, Tags, Task, Title
+from blogcore.ai.backend import ModelInfo, Sentiment, Summary, SuggestedTitle, Tags, Task
 from blogcore.ai.wire import decode_results, encode_results, model_info_to_message, retry_after_from
 
 RESULTS = {
     Task.SUMMARIZE: [Summary("short", truncated=True), Summary("", truncated=False)],
     Task.SENTIMENT: [Sentiment(5, 0.5), Sentiment(1, 0.25, truncated=True)],
-    Task.TITLE: [Title("A title")],
+    Task.TITLE: [SuggestedTitle("A title")],
     Task.TAGS: [Tags((("earn", 0.875), ("acq", 0.25))), Tags(())],
 }
 
@@ -25,9 +25,10 @@ def test_results_survive_the_round_trip(task: Task) -> None:
 
 
 def test_an_answer_without_model_info_decodes_to_none() -> None:
-    response = encode_results(Task.TITLE, [Title("x")], model_info_to_message(ModelInfo(Task.TITLE, "m", "hub", 1)))
+    model = model_info_to_message(ModelInfo(Task.TITLE, "m", "hub", 1))
+    response = encode_results(Task.TITLE, [SuggestedTitle("x")], model)
     response.ClearField("model")
-    assert decode_results(Task.TITLE, response) == ([Title("x")], None)
+    assert decode_results(Task.TITLE, response) == ([SuggestedTitle("x")], None)
 
 
 def test_retry_hint_is_whole_seconds_at_least_one() -> None:

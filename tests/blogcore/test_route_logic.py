@@ -22,16 +22,16 @@ from blogcore.ai.backend import (
     Readiness,
     Result,
     Sentiment,
+    SuggestedTitle,
     Summary,
     Tags,
     Task,
-    Title,
 )
 
 RESULTS: dict[Task, Result] = {
     Task.SUMMARIZE: Summary("short", truncated=True),
     Task.SENTIMENT: Sentiment(4, 0.75),
-    Task.TITLE: Title("A title"),
+    Task.TITLE: SuggestedTitle("A title"),
     Task.TAGS: Tags((("python", 0.9), ("web", 0.4))),
 }
 SCHEMAS = {
@@ -222,5 +222,5 @@ def test_scores_are_rounded_alike_on_every_path() -> None:
 
 def test_the_meta_names_the_model_the_result_carries() -> None:
     carried = ModelInfo(Task.TITLE, "carried/title", "hub", 64)
-    body = ai_routes.task_body(ScriptedBackend(), Task.TITLE, Title("A title", model=carried))
+    body = ai_routes.task_body(ScriptedBackend(), Task.TITLE, SuggestedTitle("A title", model=carried))
     assert (body["meta"]["model"], body["meta"]["synthetic_weights"]) == ("carried/title", False)

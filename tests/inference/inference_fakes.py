@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from blogcore.ai.backend import ModelInfo, Sentiment, Summary, Tags, Task, Title
+from blogcore.ai.backend import ModelInfo, Sentiment, Summary, SuggestedTitle, Tags, Task
 
 WAIT_S = 5.0
 
 _RESULTS = {
     Task.SUMMARIZE: lambda text: Summary(text[:5], len(text) > 5),
     Task.SENTIMENT: lambda text: Sentiment(len(text) % 5 + 1, 0.5),
-    Task.TITLE: lambda text: Title(text.title()),
+    Task.TITLE: lambda text: SuggestedTitle(text.title()),
     Task.TAGS: lambda text: Tags((("python", 0.9), ("web", 0.3))),
 }
 

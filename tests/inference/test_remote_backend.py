@@ -20,9 +20,9 @@ from blogcore.ai.backend import (
     AITimeout,
     AIUnavailable,
     Sentiment,
+    SuggestedTitle,
     Summary,
     Task,
-    Title,
 )
 from blogcore.ai.remote import RemoteBackend, error_for_status
 from blogcore.ai_errors_http import http_error_for
@@ -122,7 +122,8 @@ def test_run_arun_model_info_and_readiness():
         service.wait_serving()
         backend = backend_for(service.port)
         try:
-            assert backend.run(Task.TITLE, ["hello there", "again"]) == [Title("Hello There"), Title("Again")]
+            titles = backend.run(Task.TITLE, ["hello there", "again"])
+            assert titles == [SuggestedTitle("Hello There"), SuggestedTitle("Again")]
             assert backend.run(Task.SUMMARIZE, ["abcdefgh"]) == [Summary("abcde", True)]
             [tags] = backend.run(Task.TAGS, ["x"])
             assert tags.tags == (("python", pytest.approx(0.9)), ("web", pytest.approx(0.3)))
@@ -227,7 +228,7 @@ def test_outage_fails_fast_and_recovers_by_itself():
                     break
                 except AIUnavailable:
                     time.sleep(0.1)
-            assert result == [Title("Back Again")]
+            assert result == [SuggestedTitle("Back Again")]
             time.sleep(1.1)  # past the readiness cache
             assert backend.readiness().ready
         # and down again: the same backend notices without restarting

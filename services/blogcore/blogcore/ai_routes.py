@@ -21,9 +21,9 @@ from blogcore.ai.backend import (
     ModelInfo,
     Result,
     Sentiment,
+    SuggestedTitle,
     Summary,
     Tags,
-    Title,
     never_gone,
     rounded_score,
 )
@@ -68,7 +68,7 @@ def task_body(backend: AIBackend, task: Task, result: Result) -> dict[str, Any]:
         case Sentiment():
             body["stars"] = int(result.stars)
             body["score"] = rounded_score(result.score)
-        case Title():
+        case SuggestedTitle():
             body["title"] = result.text
         case Tags():
             body["tags"] = [{"tag": tag, "score": rounded_score(score)} for tag, score in result.tags]
@@ -81,7 +81,7 @@ def task_body(backend: AIBackend, task: Task, result: Result) -> dict[str, Any]:
 def _enrichment(backend: AIBackend, results: dict[Task, Result]) -> dict[str, Any]:
     summary, sentiment, title, tags = (results[t] for t in (Task.SUMMARIZE, Task.SENTIMENT, Task.TITLE, Task.TAGS))
     assert isinstance(summary, Summary) and isinstance(sentiment, Sentiment)
-    assert isinstance(title, Title) and isinstance(tags, Tags)
+    assert isinstance(title, SuggestedTitle) and isinstance(tags, Tags)
     return {
         "summary": summary.text,
         "sentiment": {"stars": int(sentiment.stars), "score": rounded_score(sentiment.score)},

@@ -87,7 +87,9 @@ def _integral_number(value: Any) -> Any:
     return value
 
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX_CHARS), AfterValidator(_stripped_not_blank)]
+PostTitle = Annotated[
+    str, StringConstraints(min_length=1, max_length=TITLE_MAX_CHARS), AfterValidator(_stripped_not_blank)
+]
 Text = Annotated[str, StringConstraints(min_length=1), AfterValidator(_within_text_limit)]
 Body = Text
 Tag = Annotated[
@@ -103,7 +105,7 @@ class _Strict(BaseModel):
 
 
 class PostCreate(_Strict):
-    title: Title
+    title: PostTitle
     body: Body
     tags: list[Tag] = Field(default_factory=list, max_length=TAGS_MAX)
     enrich: bool = False
@@ -112,7 +114,7 @@ class PostCreate(_Strict):
 class PostUpdate(_Strict):
     """PUT replaces the post's title, body and tags; stored AI results are kept unless enrich is asked for."""
 
-    title: Title
+    title: PostTitle
     body: Body
     tags: list[Tag] = Field(default_factory=list, max_length=TAGS_MAX)
     enrich: bool = False

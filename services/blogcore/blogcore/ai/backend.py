@@ -72,7 +72,7 @@ class Sentiment:
 
 
 @dataclass(frozen=True)
-class Title:
+class SuggestedTitle:
     text: str
     truncated: bool = False
     model: ModelInfo | None = answered_by()
@@ -86,7 +86,7 @@ class Tags:
     model: ModelInfo | None = answered_by()
 
 
-Result = Summary | Sentiment | Title | Tags
+Result = Summary | Sentiment | SuggestedTitle | Tags
 
 
 @dataclass(frozen=True)

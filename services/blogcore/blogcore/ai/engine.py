@@ -25,10 +25,10 @@ from blogcore.ai.backend import (
     ModelInfo,
     Result,
     Sentiment,
+    SuggestedTitle,
     Summary,
     Tags,
     Task,
-    Title,
 )
 from blogcore.ai.models import (
     SENTIMENT_LABELS,
@@ -223,7 +223,7 @@ class Engine:
         with torch.inference_mode():
             output = model.loaded.model.generate(**batch, generation_config=model.generation)
         continuations = self._decode(model, output[:, batch["input_ids"].shape[1] :])
-        return [Title(_first_line(text), cut) for text, cut in zip(continuations, truncated)]
+        return [SuggestedTitle(_first_line(text), cut) for text, cut in zip(continuations, truncated)]
 
     def _tags(self, texts: list[str]) -> list[Result]:
         results = self._require_tagger().predict(texts)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from blogcore.ai.backend import ModelInfo, Result, Sentiment, Summary, Tags, Task, Title
+from blogcore.ai.backend import ModelInfo, Result, Sentiment, Summary, SuggestedTitle, Tags, Task
 from blogcore.grpc_gen import inference_pb2 as pb
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Inference"].full_name
@@ -64,7 +64,7 @@ _CODECS: dict[Task, _Codec] = {
     Task.TITLE: _Codec(
         pb.TitleResponse,
         lambda r: pb.Title(text=r.text, truncated=r.truncated),
-        lambda m: Title(text=m.text, truncated=m.truncated),
+        lambda m: SuggestedTitle(text=m.text, truncated=m.truncated),
     ),
     Task.TAGS: _Codec(
         pb.TagsResponse,
