@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from blogcore import settings as settings_module
-from blogcore.settings import APISettings, cores_given
+from blogcore.settings import APISettings, cores_given, process_settings
 
 
 def test_torch_threads_split_the_cores_this_process_may_use(monkeypatch):
@@ -32,3 +32,14 @@ def test_bad_environment_values_fail_fast(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         APISettings()
+
+
+def test_a_process_reads_its_settings_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    process_settings.cache_clear()
+    monkeypatch.setenv("WEB_WORKERS", "3")
+    try:
+        first = process_settings()
+        monkeypatch.setenv("WEB_WORKERS", "5")
+        assert process_settings() is first and first.web_workers == 3
+    finally:
+        process_settings.cache_clear()

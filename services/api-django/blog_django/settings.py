@@ -8,9 +8,9 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from blogcore.posts import SQLITE_BUSY_TIMEOUT_MS
-from blogcore.settings import APISettings
+from blogcore.settings import process_settings
 
-BLOG_API_SETTINGS = APISettings()
+BLOG_API_SETTINGS = process_settings()
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:

@@ -19,7 +19,7 @@ from blogcore import contract, errors, handlers, metrics, post_routes
 from blogcore.ai import Task
 from blogcore.ai_routes import AIRoutes, close_all, open_ai
 from blogcore.posts import PostRepository, SessionPerCall, create_session_factory, create_storage_engine, session_scope
-from blogcore.settings import APISettings
+from blogcore.settings import APISettings, process_settings
 
 FRAMEWORK = "fastapi"
 
@@ -176,7 +176,7 @@ async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
 
 def create_app(settings: APISettings | None = None) -> FastAPI:
     """A FastAPI app with its own storage engine and AI backend; no docs or OpenAPI routes are served."""
-    settings = settings or APISettings()
+    settings = settings or process_settings()
     metrics.configure(FRAMEWORK, settings)
     contract.configure(settings)
     ai = open_ai(settings)

@@ -15,7 +15,7 @@ from blogcore.ai import Task
 from blogcore.ai.admission import wsgi_client_gone
 from blogcore.ai_routes import AIRoutes, open_ai
 from blogcore.posts import PostRepository, create_session_factory, create_storage_engine
-from blogcore.settings import APISettings
+from blogcore.settings import APISettings, process_settings
 
 FRAMEWORK = "flask"
 api = Blueprint("api", __name__)
@@ -172,7 +172,7 @@ def _unexpected(exc: Exception) -> Response:
 
 def create_app(settings: APISettings | None = None) -> Flask:
     """A Flask app with its own storage engine and AI backend."""
-    settings = settings or APISettings()
+    settings = settings or process_settings()
     metrics.configure(FRAMEWORK, settings)
     contract.configure(settings)
     app = Flask(__name__)

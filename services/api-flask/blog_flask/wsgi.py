@@ -2,6 +2,6 @@
 
 from blog_flask import create_app
 from blogcore.http_rules import WsgiRules
-from blogcore.settings import APISettings
+from blogcore.settings import process_settings
 
-app = WsgiRules(create_app(), APISettings().max_body_bytes)
+app = WsgiRules(create_app(), process_settings().max_body_bytes)

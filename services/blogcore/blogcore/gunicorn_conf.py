@@ -16,10 +16,10 @@ import gunicorn.util
 
 from blogcore import logs
 from blogcore.http_rules import MAX_HEADER_FIELD_BYTES, remember_gunicorn_request, write_gunicorn_error
-from blogcore.settings import APISettings, InferenceMode
+from blogcore.settings import InferenceMode, process_settings
 from blogcore.workers import WORKER_STATE_DIR_ENV, forget_worker
 
-_settings = APISettings()
+_settings = process_settings()
 
 # prometheus_client picks its multiprocess value class when first imported; with --preload the app (and so
 # prometheus_client) is imported before any server hook runs, so the directory must exist right here, before

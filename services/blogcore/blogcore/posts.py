@@ -182,6 +182,6 @@ def prepare_database(database_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    from blogcore.settings import APISettings
+    from blogcore.settings import process_settings
 
-    prepare_database(APISettings().database_path)
+    prepare_database(process_settings().database_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from enum import StrEnum
@@ -115,6 +116,13 @@ class APISettings(ModelSettings):
     @property
     def effective_torch_threads(self) -> int:
         return self.torch_threads or torch_threads_for(cores_given(), self.web_workers)
+
+
+@functools.cache
+def process_settings() -> APISettings:
+    """This API process's settings, read from its environment once and shared by the gunicorn config and the app
+    (gunicorn's workers inherit them at fork). Apps built with explicit settings, as tests do, never ask."""
+    return APISettings()
 
 
 def torch_threads_for(cores: int, processes: int = 1) -> int:
