@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bench import catalog, intervals, stats
@@ -15,6 +16,18 @@ def _in_order(present: set[str], order: tuple[str, ...]) -> list[str]:
     # Known names in their order, then any the catalog does not know (a result from another checkout): a figure
     # is never left out of the report for want of a listing.
     return [name for name in order if name in present] + sorted(present - set(order))
+
+
+# Memory is sampled in every scenario; a config's memory is read from the AI mix, else from the first that has it.
+MEMORY_SCENARIOS = ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags")
+
+
+def _first_measured(read: Callable[[str, str, str, str], Any], framework: str, mode: str, figure: str) -> Any:
+    for scenario in MEMORY_SCENARIOS:
+        found = read(framework, mode, scenario, figure)
+        if found is not None:
+            return found
+    return None
 
 
 class ResultReader:
@@ -59,11 +72,7 @@ class ResultReader:
 
     def memory_interval(self, framework: str, mode: str) -> Interval | None:
         """Peak PSS of the API's own process tree, over the trials of the first scenario that measured it."""
-        for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
-            found = self.interval(framework, mode, scenario, "api_pss_peak_mib")
-            if found is not None:
-                return found
-        return None
+        return _first_measured(self.interval, framework, mode, "api_pss_peak_mib")
 
     def max_rate(self, framework: str, mode: str, scenario: str) -> float | None:
         config = self.config(framework, mode)
@@ -93,11 +102,7 @@ class ResultReader:
 
     def memory(self, framework: str, mode: str) -> float | None:
         """Peak PSS of the whole system (API + inference service) under the AI mix, else under CRUD."""
-        for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
-            value = self.get(framework, mode, scenario, "total_pss_peak_mib")
-            if value is not None:
-                return value
-        return None
+        return _first_measured(self.get, framework, mode, "total_pss_peak_mib")
 
     def memory_parts(self, framework: str, mode: str) -> tuple[float | None, float | None]:
         for scenario in ("ai_mixed", "crud", "ai_title", "ai_summarize", "ai_sentiment", "ai_tags"):
