@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import grpc
 import pytest
@@ -12,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from blogcore.ai.backend import Task
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
+import inference_service
 from inference_service.server import SERVICE_NAME, InferenceServer, serve
 from inference_service.settings import InferenceSettings
 
@@ -223,3 +227,16 @@ def test_a_call_that_would_miss_its_deadline_is_refused_at_admission():
         assert ["third"] not in [texts for _, texts in engine.batches]
 
     run_with_server(scenario, engine)
+
+
+def test_the_service_loads_no_http_layer():
+    """It answers AI failures in gRPC codes: the APIs' error shape and HTTP mapping of AI errors stay out of it."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(inference_service.__file__).parents[1])!r})\n"
+        "import inference_service.server, inference_service.servicer\n"
+        "print('HTTP', sorted(m for m in ('blogcore.errors', 'blogcore.ai_errors_http') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "HTTP []" in result.stdout
