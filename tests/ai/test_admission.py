@@ -50,6 +50,26 @@ def test_a_full_bulkhead_refuses_with_the_recent_request_time_as_retry_after() -
     assert bulkhead.held == 0
 
 
+def test_retry_after_counts_down_with_the_longest_running_place() -> None:
+    now = [100.0]
+    bulkhead = Bulkhead(2, clock=lambda: now[0])
+    with bulkhead.place():
+        now[0] += 10.0  # requests have taken 10 s
+    with bulkhead.place():
+        now[0] += 7.0
+        with bulkhead.place():  # the first place has run 7 of its expected 10 s, the second none
+            with pytest.raises(AIOverloaded) as refused:
+                with bulkhead.place():
+                    pass
+            assert http_error_for(refused.value).headers["Retry-After"] == "3"
+            now[0] += 5.0  # overdue: come back in the least time there is
+            with pytest.raises(AIOverloaded) as overdue:
+                with bulkhead.place():
+                    pass
+            assert http_error_for(overdue.value).headers["Retry-After"] == "1"
+    assert bulkhead.held == 0
+
+
 def test_socket_client_gone_sees_a_closed_peer_but_not_a_waiting_one() -> None:
     server, client = socket.socketpair()
     with server, client:

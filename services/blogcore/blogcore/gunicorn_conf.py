@@ -50,7 +50,9 @@ preload_app = _settings.preload_models
 # Generation on a busy CPU can take many seconds; the worker must outlive the longest AI deadline.
 timeout = int(max(120, _settings.inference_timeout_s * 2 + 30))
 graceful_timeout = 30
-keepalive = 5
+# Longer than a client honouring Retry-After stays idle: a server closing an idle connection just as the client
+# reuses it fails a POST with no answer at all (the client may not resend it), which 5 s did under AI overload.
+keepalive = 65
 # Request targets and header fields are limited once, by blogcore.http_rules (414 and 431 in the contract's JSON),
 # so gunicorn's own limits sit above them: 0 is "no line limit" to gunicorn, which still stops a line at 1 MiB.
 limit_request_line = 0

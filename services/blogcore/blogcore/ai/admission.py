@@ -114,35 +114,45 @@ class DeadlineQueue:
 class Bulkhead:
     """At most `size` AI requests of this worker at once; the next one is refused, never made to wait."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.size = size
+        self._clock = clock
         self._lock = threading.Lock()
-        self._held = 0
+        self._started: dict[int, float] = {}  # when each place now held was taken, by ticket
+        self._next_ticket = 0
         self._request_seconds = 0.0  # moving average of a guarded request's duration, for Retry-After
 
     @property
     def held(self) -> int:
-        return self._held
+        return len(self._started)
+
+    def _until_a_place_frees(self, now: float) -> float:
+        # The request running longest is the likeliest to end first: told to come back after a whole request's
+        # time, a refused client would leave the place that frees before then idle, and goodput with it.
+        return max(0.0, self._request_seconds - (now - min(self._started.values(), default=now)))
 
     @contextmanager
     def place(self) -> Iterator[None]:
         with self._lock:
-            full = self._held >= self.size
-            if not full:
-                self._held += 1
+            now = self._clock()
+            full = len(self._started) >= self.size
+            if full:
+                wait_s = self._until_a_place_frees(now)
+            else:
+                ticket = self._next_ticket
+                self._next_ticket += 1
+                self._started[ticket] = now
         if full:
             refusals.warning("bulkhead", f"AI request refused: the worker's AI bulkhead ({self.size}) is full")
             raise AIOverloaded(
                 f"this worker already serves {self.size} AI requests, its limit; other routes are unaffected",
-                retry_after_s=retry_after_s(self._request_seconds),
+                retry_after_s=retry_after_s(wait_s),
             )
-        started = time.monotonic()
         try:
             yield
         finally:
-            elapsed = time.monotonic() - started
             with self._lock:
-                self._held -= 1
+                elapsed = self._clock() - self._started.pop(ticket)
                 previous = self._request_seconds
                 self._request_seconds = elapsed if not previous else (1 - EWMA_WEIGHT) * previous + EWMA_WEIGHT * elapsed
 
