@@ -33,9 +33,9 @@ def tiny_api_settings():
 
 @pytest.fixture(scope="session")
 def tiny_engine():
-    from blogcore.ai.engine import Engine
+    from blogcore.ai.engine import ModelEngine
 
-    engine = Engine(_tiny_settings())
+    engine = ModelEngine(_tiny_settings())
     engine.load()
     return engine
 

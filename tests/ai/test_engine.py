@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from blogcore.ai.backend import AIError, AIInvalidInput, Sentiment, Summary, SuggestedTitle, Tags, Task
-from blogcore.ai.engine import Engine, configure_torch, generation_config_for
+from blogcore.ai.engine import ModelEngine, configure_torch, generation_config_for
 from blogcore.ai.models import load_task_model
 from blogcore.ai.tagger import TagHead, DEFAULT_ARTIFACT_DIR
 from blogcore.ai_errors_http import http_error_for
@@ -47,7 +47,7 @@ def test_batched_results_equal_unbatched_ones(tiny_engine, task):
 
 
 def test_beam_search_batched_equals_unbatched(tiny_settings):
-    engine = Engine(tiny_settings(num_beams=2, summary_max_new_tokens=8, title_max_new_tokens=6))
+    engine = ModelEngine(tiny_settings(num_beams=2, summary_max_new_tokens=8, title_max_new_tokens=6))
     for task in (Task.SUMMARIZE, Task.TITLE):
         assert engine.run_batch(task, TEXTS) == [engine.run_batch(task, [t])[0] for t in TEXTS]
         assert engine.info(task).extra["num_beams"] == 2
@@ -85,7 +85,7 @@ def test_info_reports_what_answers_each_task(tiny_engine):
 
 
 def test_warm_up_marks_the_engine_warmed(tiny_settings):
-    engine = Engine(tiny_settings())
+    engine = ModelEngine(tiny_settings())
     assert not engine.loaded and not engine.warmed
     engine.warm_up()
     assert engine.loaded and engine.warmed
@@ -100,7 +100,7 @@ def test_bad_input_is_an_invalid_input_error(tiny_engine):
 
 
 def test_a_failing_model_becomes_an_ai_error(tiny_settings, monkeypatch):
-    engine = Engine(tiny_settings())
+    engine = ModelEngine(tiny_settings())
     engine.load()
     model = engine._models[Task.SENTIMENT].loaded.model
 

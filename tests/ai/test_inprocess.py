@@ -34,7 +34,7 @@ def ready_backend(tiny_api_settings):
 
 
 class BlockingEngine:
-    """Stands in for Engine.run_batch: holds every call until released, so tests can fill the queue."""
+    """Stands in for ModelEngine.run_batch: holds every call until released, so tests can fill the queue."""
 
     def __init__(self):
         self.release = threading.Event()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from blogcore.ai.backend import Task
-from blogcore.ai.engine import Engine
+from blogcore.ai.engine import ModelEngine
 from blogcore.ai.models import (
     PROFILES,
     Architecture,
@@ -51,7 +51,7 @@ def test_hub_path_loads_a_saved_model_directory_offline(tmp_path, tiny_settings,
         loaded.model.save_pretrained(directory)
         loaded.tokenizer.save_pretrained(directory)
         overrides[field] = str(directory)
-    engine = Engine(tiny_settings(model_source="hub", **overrides))
+    engine = ModelEngine(tiny_settings(model_source="hub", **overrides))
     engine.load()
     texts = ["A post about sourdough bread and a trip to Lisbon.", "Short."]
     for task, field in fields.items():

@@ -116,11 +116,11 @@ def test_ai_route_answers_through_the_service(client: httpx.Client, inference: I
 @pytest.fixture(scope="module")
 def local_engine() -> Any:
     """The same tiny synthetic models in this process, as INFERENCE_MODE=inprocess would load them."""
-    from blogcore.ai.engine import Engine, configure_torch
+    from blogcore.ai.engine import ModelEngine, configure_torch
     from blogcore.settings import ModelSettings
 
     configure_torch(1)
-    engine = Engine(ModelSettings(model_profile="tiny", model_source="synthetic"))
+    engine = ModelEngine(ModelSettings(model_profile="tiny", model_source="synthetic"))
     engine.load()
     return engine
 

@@ -1,4 +1,4 @@
-"""A stand-in for blogcore.ai.engine.Engine: instant, deterministic, and able to hold its loading."""
+"""A stand-in for blogcore.ai.engine.ModelEngine: instant, deterministic, and able to hold its loading."""
 
 from __future__ import annotations
 

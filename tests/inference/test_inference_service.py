@@ -1,4 +1,4 @@
-"""The real service (python -m inference_service, real Engine, tiny synthetic models) in a subprocess."""
+"""The real service (python -m inference_service, real ModelEngine, tiny synthetic models) in a subprocess."""
 
 from __future__ import annotations
 

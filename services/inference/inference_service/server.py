@@ -33,10 +33,10 @@ def _hostport(host: str, port: int) -> str:
 
 def _load_engine(settings: InferenceSettings) -> Any:
     """Import torch only here, so the module (and its tests) load without it."""
-    from blogcore.ai.engine import Engine, configure_torch
+    from blogcore.ai.engine import ModelEngine, configure_torch
 
     configure_torch(settings.effective_torch_threads)
-    return Engine(settings)
+    return ModelEngine(settings)
 
 
 def _load_and_warm(engine: Any) -> None:

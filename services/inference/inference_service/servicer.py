@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class ModelHost(Protocol):
-    """What the servicer needs of blogcore.ai.engine.Engine."""
+    """What the servicer needs of blogcore.ai.engine.ModelEngine."""
 
     def info(self, task: Task) -> ModelInfo: ...
 

@@ -78,7 +78,7 @@ class _TaskModel:
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class Engine:
+class ModelEngine:
     """Loads the four models once and runs batches; shared by InProcessBackend and the gRPC inference service."""
 
     def __init__(self, settings: ModelSettings):

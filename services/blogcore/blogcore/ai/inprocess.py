@@ -30,7 +30,7 @@ from blogcore.ai.backend import (
     Result,
     Task,
 )
-from blogcore.ai.engine import Engine, configure_torch
+from blogcore.ai.engine import ModelEngine, configure_torch
 from blogcore.settings import AIGuard, APISettings
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class InProcessBackend(AIBackend):
 
     def __init__(self, settings: APISettings):
         self.settings = settings
-        self.engine = Engine(settings)
+        self.engine = ModelEngine(settings)
         self._state: _ProcessState | None = None
         self._start_lock = threading.Lock()
         self._preloaded_in: int | None = None

@@ -14,7 +14,7 @@ import time
 
 from blogcore.ai.backend import Task
 from blogcore.ai.corpus import generate_corpus
-from blogcore.ai.engine import Engine, configure_torch
+from blogcore.ai.engine import ModelEngine, configure_torch
 from blogcore.settings import ModelSettings
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ModelSettings()
     configure_torch(1)
-    engine = Engine(settings)
+    engine = ModelEngine(settings)
     started = time.perf_counter()
     engine.load()
     load_s = time.perf_counter() - started
