@@ -82,21 +82,24 @@ REQUEST_TIMEOUT_S = 60
 
 
 def _k6(running: Any, out_dir: Path, name: str, plan: Plan, *, ai_clients: int, crud_rate: float,
-        duration_s: float) -> Samples:
-    # The knee is cut at its end (what finished inside it, over its length); the overload lets requests finish.
-    grace_s = REQUEST_TIMEOUT_S + 5 if crud_rate else 0.0
+        duration_s: float, arrival_s: float = 0.0) -> Samples:
+    # Every window lets its requests finish: one cut off would leave its work holding AI places (and, in remote
+    # mode, the inference service) into the next window. What counts is what ended inside the window.
+    grace_s = REQUEST_TIMEOUT_S + 5
     record = run_window(
         scenario="ai_overload", base_url=running.base_url, target_name="api", rate=crud_rate, duration_s=duration_s,
         seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log", cpus=None,
         ai_disabled_ok=False, grace_s=grace_s,
-        extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{plan.ai_arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s",
+        extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s",
                    "AI_TEXTS": plan.texts_file},
     )
     return read_samples(Path(record["samples_file"]), "api")
 
 
-def answers(samples: Samples) -> int:
-    return len(samples.status_ms.get("ai", {}).get("200", []))
+def answers(samples: Samples, window_s: float) -> int:
+    """AI answers that ended inside the window's first window_s seconds."""
+    window_end = (samples.first_start_s or 0.0) + window_s
+    return sum(ended <= window_end for ended in samples.ended_s.get("ai", {}).get("200", []))
 
 
 def summarise(knees: list[Samples], overload: Samples, plan: Plan, deadline_ms: float) -> dict[str, Any]:
@@ -111,7 +114,7 @@ def summarise(knees: list[Samples], overload: Samples, plan: Plan, deadline_ms: 
     in_time = sum(ms <= deadline_ms and ended <= window_end for ms, ended in answered)
     # The highest of the sweep's levels: picking the best of noisy windows errs towards a higher knee, so against
     # the promise "goodput near the knee" it errs on the strict side.
-    knee_ok = max((answers(knee) for knee in knees), default=0)
+    knee_ok = max((answers(knee, plan.knee_s) for knee in knees), default=0)
     return {
         "crud_p50_ms": intervals.quantile(crud, 0.50).to_dict(),
         "crud_p99_ms": intervals.quantile(crud, 0.99).to_dict(),
@@ -121,7 +124,7 @@ def summarise(knees: list[Samples], overload: Samples, plan: Plan, deadline_ms: 
         "refusal_p99_ms": intervals.quantile(refusals, 0.99).to_dict() if refusals else None,
         "goodput_rps": intervals.per_second(in_time, plan.overload_s).to_dict(),
         "knee_rps": intervals.per_second(knee_ok, plan.knee_s).to_dict(),
-        "knee_answers_per_level": [answers(knee) for knee in knees],
+        "knee_answers_per_level": [answers(knee, plan.knee_s) for knee in knees],
         "ai_504": ai_mix.get("504", 0),
     }
 
@@ -191,12 +194,12 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
                 knees.append(_k6(running, cfg_dir, f"knee-{clients}", plan, ai_clients=clients, crud_rate=0,
                                  duration_s=plan.knee_s))
             if guard == "off":
-                capacity_guard_off = intervals.per_second(answers(knees[0]), plan.knee_s).to_dict()
+                capacity_guard_off = intervals.per_second(answers(knees[0], plan.knee_s), plan.knee_s).to_dict()
             if guard not in guards:
                 continue  # only the guard-off capacity was wanted, to set beside the guarded rows
             time.sleep(plan.drain_s)
             overload = _k6(running, cfg_dir, "overload", plan, ai_clients=plan.ai_clients, crud_rate=plan.crud_rate,
-                           duration_s=plan.overload_s)
+                           duration_s=plan.overload_s, arrival_s=plan.ai_arrival_s)
             restarted = len(workers_before - _workers(running.api.pid))
         finally:
             running.stop()

@@ -57,6 +57,12 @@ def test_answers_ending_after_the_window_are_not_goodput() -> None:
     assert overload.summarise([samples([], {})], late, plan, 30_000)["goodput_rps"]["estimate"] == 0
 
 
+def test_knee_answers_count_only_what_ended_inside_the_window() -> None:
+    plan = overload.Plan(knee_s=20, overload_s=45)
+    knee = samples([], {"200": [800.0] * 30}, ended_s=25.0)  # let finish after the window: not capacity
+    assert overload.summarise([knee], samples([], {}), plan, 30_000)["knee_rps"]["n"] == 0
+
+
 def test_too_few_reads_cannot_bound_a_p99() -> None:
     plan = overload.Plan(overload_s=45)
     figures = overload.summarise([samples([], {})], samples([5.0] * 100, {"200": [1.0]}), plan, 30_000)
