@@ -21,8 +21,6 @@ from blogcore.settings import AIGuard, APISettings, ModelProfile, ModelSource
 # Discovered (bench/catalog.py): the services' manifests and the k6 scripts, never a list kept here.
 FRAMEWORKS = catalog.frameworks()
 MODES = catalog.modes()
-AI_SCENARIOS = catalog.ai_only_scenarios()
-SCENARIOS = catalog.scenarios()
 DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
 
@@ -42,15 +40,6 @@ def _known(allowed: tuple[str, ...], allow_empty: bool = False) -> AfterValidato
     return AfterValidator(check)
 
 
-def _one_of(allowed: tuple[str, ...]) -> AfterValidator:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"unknown {value} (known: {', '.join(allowed)})")
-        return value
-
-    return AfterValidator(check)
-
-
 def _cpus(value: Any) -> str | tuple[int, ...]:
     if value == "auto":
         return "auto"
@@ -66,19 +55,9 @@ Count = Annotated[int, Field(strict=True, ge=1)]
 Port = Annotated[int, Field(strict=True, ge=0)]  # 0: pick a free loopback port
 Seconds = Annotated[float, Field(strict=True, ge=0)]
 AtLeastOneSecond = Annotated[float, Field(strict=True, ge=1)]
-Fraction = Annotated[float, Field(strict=True, ge=0)]
-Rate = Annotated[float, Field(strict=True, ge=0.001)]
-Scenario = Annotated[str, _one_of(SCENARIOS)]
-ScenarioRates = dict[Scenario, Rate]
 # Environment values are strings; a TOML number is written as one.
 EnvTable = dict[str, Annotated[str, BeforeValidator(str)]]
 CpuChoice = Annotated[str | tuple[int, ...], PlainValidator(_cpus)]
-
-
-def _covers(table: dict[str, float], section: str, needed: tuple[str, ...]) -> None:
-    missing = [scenario for scenario in needed if scenario not in table]
-    if missing:
-        raise ValueError(f"[{section}] has no value for {', '.join(missing)}")
 
 
 def _api_setting(name: str) -> Any:
@@ -88,61 +67,64 @@ def _api_setting(name: str) -> Any:
     return Field(info.default, **bounds)
 
 
+AI_TASKS = ("title", "summarize", "sentiment", "tags")
+
+
 @dataclass(frozen=True)
-class MatrixConfig:
-    frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS)]
-    modes: Annotated[tuple[str, ...], _known(MODES)]
-    scenarios: Annotated[tuple[str, ...], _known(SCENARIOS)]
-    trials: Count
-    warmup_s: Seconds
-    window_s: AtLeastOneSecond
-    # Configs whose trials differ by more than this (max-min over median of throughput or p99) are flagged.
-    spread_flag: Fraction = 0.10
+class PlanConfig:
+    """The run's experiment: per framework x mode, CRUD capacity, AI capacity, then CRUD alone and beside AI."""
+
+    # Every discovered service and mode unless named (bench/catalog.py); off first, so a framework's CRUD capacity
+    # is measured with no AI loaded
+    frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS)] = FRAMEWORKS
+    modes: Annotated[tuple[str, ...], _known(MODES)] = MODES
+    # CRUD capacity: this many closed-loop readers for this long, AI idle
+    crud_capacity_clients: Count = 16
+    crud_capacity_s: AtLeastOneSecond = 8
+    # Every arm reads at this fraction of the framework's CRUD capacity (measured in its first config of the run)
+    crud_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.2
+    # ... for long enough to send this many reads (a p99 with both bounds needs 368, bench/intervals.py)
+    crud_samples: Count = 1000
+    min_arm_s: AtLeastOneSecond = 10
+    # AI offered beside the reads, as multiples of the config's AI capacity; the guard-off service gets its own list
+    ai_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (0.5, 1.0, 2.5)
+    guard_off_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (2.5,)
+    ai_tasks: Annotated[tuple[str, ...], _known(AI_TASKS)] = AI_TASKS
+    # AI capacity: closed-loop clients (0 = twice the service's AI places) in windows of capacity_window_s until
+    # two consecutive ones agree, at most capacity_max_windows
+    capacity_clients: Annotated[int, Field(strict=True, ge=0)] = 0
+    capacity_window_s: AtLeastOneSecond = 6
+    capacity_max_windows: Annotated[int, Field(strict=True, ge=2)] = 4
+    # Two windows agree when their rates cannot be told apart and their median latencies differ by at most this
+    stability_tolerance: Annotated[float, Field(strict=True, gt=0)] = 0.10
+    warmup_s: Seconds = 3
+    # After a window, requests still in flight get this long to end; then they count as unanswered
+    cutoff_s: Seconds = 2
+    # Between arms the service must be idle again (no AI in flight) within this many seconds
+    drain_timeout_s: AtLeastOneSecond = 30
     seed_posts: Count = 20
 
 
 @dataclass(frozen=True)
 class SloConfig:
-    p99_ms: ScenarioRates = field(default_factory=dict)
-    max_error_rate: Fraction = 0.01
-    max_dropped_fraction: Fraction = 0.01
+    """The objectives the run judges against: reads, AI answers (goodput counts only those in time), refusals."""
+
+    crud_p99_ms: Annotated[float, Field(strict=True, gt=0)] = 250
+    ai_answer_ms: Annotated[float, Field(strict=True, gt=0)] = 5000
+    refusal_p99_ms: Annotated[float, Field(strict=True, gt=0)] = 50
+    goodput_of_capacity: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.8
 
 
 @dataclass(frozen=True)
-class SaturationConfig:
-    scenarios: Annotated[tuple[str, ...], _known(SCENARIOS, allow_empty=True)] = ()
-    frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS, allow_empty=True)] = FRAMEWORKS
-    modes: Annotated[tuple[str, ...], _known(MODES, allow_empty=True)] = MODES
-    max_steps: Count = 4
-    step_s: AtLeastOneSecond = 4
-    max_rate: Rate = 2000
-    start_rate: ScenarioRates = field(default_factory=dict)
-    start_rate_off: ScenarioRates = field(default_factory=dict)
+class JudgementConfig:
+    """How far apart two figures must be, beyond their intervals, for the report to call one better.
 
-    def __post_init__(self) -> None:
-        _covers(self.start_rate, "saturation.start_rate", self.scenarios)
+    A verdict must not change between two runs of the same commit; differences smaller than these are called
+    "the same within the margin" even when the intervals separate."""
 
-    def start_for(self, scenario: str, mode: str) -> float:
-        if mode == "off" and scenario in self.start_rate_off:
-            return self.start_rate_off[scenario]
-        return self.start_rate[scenario]
-
-    def applies(self, framework: str, mode: str) -> tuple[str, ...]:
-        if framework in self.frameworks and mode in self.modes:
-            return self.scenarios
-        return ()
-
-
-@dataclass(frozen=True)
-class BatchingConfig:
-    enabled: bool = False
-    framework: Annotated[str, _one_of(FRAMEWORKS)] = "fastapi"
-    scenario: Scenario = "ai_title"
-    rate: Rate = 4
-    window_s: AtLeastOneSecond = 8
-    grace_s: Seconds = 1
-    trials: Count = 2
-    unbatched_env: EnvTable = field(default_factory=lambda: {"BATCH_MAX_SIZE": "1"})
+    latency_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.25
+    rate_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.10
+    memory_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.05
 
 
 @dataclass(frozen=True)
@@ -174,19 +156,13 @@ class PinningConfig:
 
 @dataclass(frozen=True)
 class BenchConfig:
-    matrix: MatrixConfig
-    rates: ScenarioRates
+    plan: PlanConfig
     slo: SloConfig
-    saturation: SaturationConfig
-    batching: BatchingConfig
+    judgement: JudgementConfig
     services: ServicesConfig
     pinning: PinningConfig
     profile: str = "default"
     source: str = ""
-
-    def __post_init__(self) -> None:
-        _covers(self.rates, "rates", self.matrix.scenarios)
-        _covers(self.slo.p99_ms, "slo.p99_ms", self.saturation.scenarios)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

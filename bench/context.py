@@ -1,0 +1,42 @@
+"""What every experiment of a run gets: the configuration, where to write, the CPUs, the request texts, a voice."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.config import BenchConfig
+from bench.model import Pinning
+from bench.services import RunningConfig, start_config
+
+
+@dataclass
+class RunContext:
+    config: BenchConfig
+    run_dir: Path
+    pinning: Pinning
+    # Real news articles for the AI requests (bench/corpus.py); None: the stored post's template text
+    texts_file: Path | None
+    # say(where, what): one progress line
+    say: Callable[[str, str], None]
+
+    @property
+    def service_cpus(self) -> tuple[int, ...] | None:
+        return tuple(self.pinning.service_cpus) or None
+
+    @property
+    def k6_cpus(self) -> tuple[int, ...] | None:
+        return tuple(self.pinning.k6_cpus) or None
+
+    def start(self, framework: str, mode: str, *, guard: str | None = None, api_env: dict[str, str] | None = None,
+              inference_env: dict[str, str] | None = None, tag: str = "") -> RunningConfig:
+        """Start one config's services on the service CPUs, with the run's settings and these changes."""
+        svc = self.config.services
+        if guard is not None:
+            svc = dataclasses.replace(svc, ai_guard=guard)
+        if api_env:
+            svc = dataclasses.replace(svc, api_env={**svc.api_env, **api_env})
+        return start_config(framework, mode, svc, self.run_dir, self.service_cpus, inference_extra_env=inference_env,
+                            tag=tag)
