@@ -35,10 +35,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _raise_interrupt)
     started = time.monotonic()
     try:
-        runner.run()
+        run = runner.execute()
     except KeyboardInterrupt:
         stopped = stop_all()
-        runner.result["interrupted"] = True
+        runner.run.interrupted = True
         runner.save(ended=True)
         print(f"\ninterrupted: stopped every service and k6 process group"
               f"{' (last: ' + ', '.join(stopped) + ')' if stopped else ''}; partial result in {runner.result_path}",
@@ -48,8 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop_all()
     wall = time.monotonic() - started
     report_dir = Path(args.reports).resolve() / runner.run_id
-    report_path = write_report(runner.result, report_dir)
-    failures = runner.result["failures"]
+    report_path = write_report(run, report_dir)
+    failures = run.failures
     print(f"\nfinished in {int(wall // 60)}m{int(wall % 60):02d}s; result {runner.result_path}; report {report_path}")
     if failures:
         print(f"{len(failures)} part(s) failed, see the report's Failures section", file=sys.stderr)

@@ -97,6 +97,8 @@ class PlanConfig:
     capacity_max_windows: Annotated[int, Field(strict=True, ge=2)] = 4
     # Two windows agree when their rates cannot be told apart and their median latencies differ by at most this
     stability_tolerance: Annotated[float, Field(strict=True, gt=0)] = 0.10
+    # AI arrivals start this long before the reads of an arm, so the reads meet the queue the AI load builds
+    ai_lead_s: Seconds = 2
     warmup_s: Seconds = 3
     # After a window, requests still in flight get this long to end; then they count as unanswered
     cutoff_s: Seconds = 2

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.config import BenchConfig
@@ -21,6 +22,14 @@ class RunContext:
     texts_file: Path | None
     # say(where, what): one progress line
     say: Callable[[str, str], None]
+    _windows: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def k6_paths(self, label: str) -> tuple[Path, Path]:
+        """Where one k6 run writes its summary and its log: numbered in the order the run made them."""
+        stem = f"{next(self._windows):04d}-{label}"
+        k6_dir = self.run_dir / "k6"
+        k6_dir.mkdir(parents=True, exist_ok=True)
+        return k6_dir / f"{stem}.json", k6_dir / f"{stem}.log"
 
     @property
     def service_cpus(self) -> tuple[int, ...] | None:

@@ -180,3 +180,23 @@ def order(a: Interval | None, b: Interval | None) -> int:
     if b.high is not None and a.low is not None and b.high < a.low:
         return 1
     return 0
+
+
+def quantile_with_unanswered(answered: Sequence[float], unanswered: int, cutoff: float, q: float,
+                             confidence: float = CONFIDENCE) -> Interval:
+    """The q-quantile over answered and unanswered requests, an unanswered one counting as slower than `cutoff`.
+
+    A service that starves a route must not look fast because only its few answers were timed. Where the estimate
+    or a bound falls among the unanswered, it is `cutoff` read as "at least": the estimate is a lower bound and the
+    upper side is open.
+    """
+    answered = [float(v) for v in answered]
+    censor = max([cutoff, *answered])
+    found = quantile(answered + [censor] * int(unanswered), q, confidence)
+    if unanswered <= 0 or found.estimate is None:
+        return found
+    method = f"order statistics, {int(unanswered)} unanswered counted as > {cutoff:g}"
+    high = None if found.high is None or found.high >= censor else found.high
+    # Interpolating between an answer and an unanswered request would invent a latency nobody saw.
+    estimate = censor if math.ceil(q * (found.n - 1)) >= len(answered) else found.estimate
+    return Interval(estimate, found.low, high, found.n, method, confidence)

@@ -133,7 +133,9 @@ class LoadArm(Record):
     ai_multiple: float
     ai_offered_rps: float
     crud_offered_rps: float
+    # The reads' window; the AI load starts ai_lead_s before it and runs to its end (goodput is over both)
     window_s: float
+    ai_lead_s: float = 0.0
     crud: CrudOutcome
     ai: AIOutcome | None = None
     # Whole service (API + inference) during the window: peak PSS and CPU, from bench/serverstats.py

@@ -2,16 +2,26 @@
 // /ai/sentiment in turn while one reader gets a post CRUD_RATE times a second. What to watch: whether the reads
 // stay fast, and whether the surplus AI requests get quick 429/503 answers (clients honour Retry-After) or wait.
 // Run: BASE_URL=http://127.0.0.1:8001 AI_CLIENTS=24 AI_ARRIVAL_S=2 CRUD_RATE=10 DURATION=30s k6 run k6/ai_overload.js
-// bench/overload.py runs it for every framework, mode and guard setting and reads its per-request output.
+// Other shapes of the same load: AI_RATE=3 offers AI open-loop (3 new requests a second, whatever the answers: each
+// one a new user, refusals are not retried) instead of AI_CLIENTS; READERS=16 reads closed-loop (as fast as the
+// service answers) instead of CRUD_RATE; AI_TASKS=title,tags picks the AI routes (default title,summarize,sentiment).
+// The benchmark (python -m bench run, bench/centre.py) and bench/overload.py run it and read its per-request output.
 import http from 'k6/http';
 import { sleep } from 'k6';
 import { settings, targets } from './lib/config.js';
 import { postPayload, readPost, runAI } from './lib/api.js';
 export { handleSummary } from './lib/summary.js';
 
-const AI_TASKS = ['title', 'summarize', 'sentiment'];
-const aiClients = Number(__ENV.AI_CLIENTS || 24);
-const crudRate = Number(__ENV.CRUD_RATE || 10);
+const AI_TASKS = (__ENV.AI_TASKS || 'title,summarize,sentiment').split(',').filter((task) => task);
+const aiRate = Number(__ENV.AI_RATE || 0);
+// Open-loop AI replaces the closed-loop clients; so do closed-loop readers the reads at a rate.
+const aiClients = aiRate > 0 ? 0 : Number(__ENV.AI_CLIENTS ?? 24);
+const readers = Number(__ENV.READERS || 0);
+const crudRate = readers > 0 ? 0 : Number(__ENV.CRUD_RATE ?? 10);
+// Reads may start this many seconds after the AI load (READ_AFTER_S), so they meet the queue it has built up;
+// they then run for READ_S seconds (default: to the end of DURATION).
+const readAfterS = Number(__ENV.READ_AFTER_S || 0);
+const readS = __ENV.READ_S ? `${Number(__ENV.READ_S)}s` : settings.duration;
 // Clients arrive one after another over this many seconds, as a burst of users does; all at the same instant they
 // would measure how fast the machine opens 24 connections at once, not how the service answers AI demand.
 const arrivalS = Number(__ENV.AI_ARRIVAL_S ?? 2);
@@ -26,10 +36,29 @@ if (aiClients > 0) {
     gracefulStop: settings.gracefulStop, tags: { target: target.name },
   };
 }
+if (aiRate > 0) {
+  // An AI request may take its whole timeout when nothing refuses it: enough users to keep offering meanwhile.
+  scenarios.ai_open = {
+    executor: 'constant-arrival-rate', exec: 'aiOpen', rate: Math.round(aiRate * 1000), timeUnit: '1000s',
+    duration: settings.duration, preAllocatedVUs: Math.max(2, Math.ceil(aiRate * 2)),
+    maxVUs: Math.max(10, Math.ceil(aiRate * 60)), gracefulStop: settings.gracefulStop, tags: { target: target.name },
+  };
+}
+if (readers > 0) {
+  scenarios.readers = {
+    executor: 'constant-vus', exec: 'crud', vus: readers, duration: settings.duration,
+    gracefulStop: settings.gracefulStop, tags: { target: target.name },
+  };
+}
 if (crudRate > 0) {
   scenarios.crud = {
-    executor: 'constant-arrival-rate', exec: 'crud', rate: crudRate, timeUnit: '1s', duration: settings.duration,
-    preAllocatedVUs: 5, maxVUs: 50, gracefulStop: settings.gracefulStop, tags: { target: target.name },
+    // k6 takes whole arrivals per time unit: per 1000 s keeps a fractional rate exact.
+    executor: 'constant-arrival-rate', exec: 'crud', rate: Math.round(crudRate * 1000), timeUnit: '1000s',
+    startTime: `${readAfterS}s`, duration: readS,
+    // Enough readers ready that a reply taking 50 ms does not make k6 drop a read; a service that keeps every one
+    // of maxVUs waiting makes it drop them, and the benchmark counts those as unanswered.
+    preAllocatedVUs: Math.max(5, Math.ceil(crudRate / 10)), maxVUs: Math.max(50, Math.ceil(crudRate)),
+    gracefulStop: settings.gracefulStop, tags: { target: target.name },
   };
 }
 
@@ -37,8 +66,8 @@ export const options = {
   scenarios,
   thresholds: {
     // What the AI guard promises: reads stay fast and fail-free however much AI is asked for.
-    'http_req_duration{scenario:crud}': [`p(99)<${Number(__ENV.CRUD_P99_MS || 250)}`],
-    'http_req_failed{scenario:crud}': ['rate<0.01'],
+    'http_req_duration{kind:crud}': [`p(99)<${Number(__ENV.CRUD_P99_MS || 250)}`],
+    'http_req_failed{kind:crud}': ['rate<0.01'],
   },
   setupTimeout: '120s',
   summaryTrendStats: ['avg', 'p(50)', 'p(90)', 'p(99)', 'max', 'count'],
@@ -61,6 +90,11 @@ export function ai(data) {
     // A well-behaved client waits as long as it is told to (a little spread, so retries do not come in step).
     sleep((Number(res.headers['Retry-After']) || 1) * (0.75 + Math.random() / 2));
   }
+}
+
+let openIteration = 0;
+export function aiOpen(data) {
+  runAI(base, AI_TASKS[(__VU + openIteration++) % AI_TASKS.length], data.postId);
 }
 
 export function crud(data) {

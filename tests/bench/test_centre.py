@@ -1,0 +1,73 @@
+"""The centre experiment's arithmetic: stability of the capacity windows, what an arm counts, censored reads."""
+
+import pytest
+
+from bench import centre, intervals
+from bench.config import SloConfig, load_config
+from bench.k6run import Samples
+
+
+def samples(kind: str, requests: list[tuple[str, float, float]], first_start_s: float = 0.0) -> Samples:
+    """requests: (status, latency ms, end time s)."""
+    found = Samples(first_start_s=first_start_s)
+    for status, ms, ended in requests:
+        found.status_ms.setdefault(kind, {}).setdefault(status, []).append(ms)
+        found.ended_s.setdefault(kind, {}).setdefault(status, []).append(ended)
+    return found
+
+
+@pytest.mark.parametrize(("counts", "first"), [
+    ([100, 101, 99], 0),          # steady from the start
+    ([20, 100, 103, 98], 1),      # a slow first window, then steady
+    ([100, 400, 100, 400], None),  # never settles
+    ([7, 9], 0),                  # few answers: rates that cannot be told apart agree
+])
+def test_capacity_windows_are_stable_from_the_first_window_whose_successors_all_agree(counts, first):
+    assert centre.stable_from(counts, 6.0, 0.10) == first
+
+
+def test_k6_schedules_one_arrival_at_zero_then_one_every_period():
+    assert centre.scheduled(128.6, 3.0) == 386
+    assert centre.scheduled(10.0, 10.0) == 100
+    assert centre.scheduled(0.0, 10.0) == 0
+
+
+def test_unanswered_reads_count_as_slower_than_the_cutoff():
+    answered = [("200", 5.0, 1.0)] * 990
+    outcome = centre.crud_outcome(samples("crud", answered), rate=100.0, window_s=10.0, cutoff_s=2.0)
+    assert (outcome.offered, outcome.answered, outcome.non_200) == (1000, 990, 0)
+    # 1 % of the reads never came back: the p99 is at least the cut-off and its upper side is open
+    assert outcome.p99_ms.estimate >= 12_000 and outcome.p99_ms.high is None
+    assert outcome.p50_ms.estimate == 5.0 and outcome.p50_ms.high == 5.0
+
+
+def test_every_read_answered_keeps_the_plain_order_statistic_interval():
+    answered = [("200", float(ms % 10 + 1), 1.0) for ms in range(1000)]
+    outcome = centre.crud_outcome(samples("crud", answered), rate=100.0, window_s=10.0, cutoff_s=2.0)
+    assert outcome.p99_ms == intervals.quantile([r[1] for r in answered], 0.99)
+
+
+def test_goodput_counts_answers_in_time_that_ended_inside_the_window():
+    slo = SloConfig(ai_answer_ms=1000)
+    asked = [("200", 500.0, 5.0)] * 8 + [("200", 1500.0, 6.0)] * 2 + [("200", 500.0, 10.5)] + [("429", 3.0, 2.0)] * 5
+    outcome = centre.ai_outcome(samples("ai", asked), rate=2.0, window_s=10.0, slo=slo)
+    assert outcome.goodput_rps.n == 8 and outcome.goodput_rps.estimate == pytest.approx(0.8)
+    assert outcome.status_mix == {"200": 11, "429": 5, "unanswered": 4}
+    assert outcome.refusal_p99_ms.estimate == 3.0 and outcome.answer_p50_ms.estimate == 500.0
+
+
+def test_an_arm_lasts_for_the_planned_reads_but_never_less_than_the_minimum():
+    plan = load_config().plan
+    assert centre.arm_seconds(plan, plan.crud_samples / 5) == max(plan.min_arm_s, 5)
+    assert centre.arm_seconds(plan, 1e6) == plan.min_arm_s
+
+
+def test_ai_places_follow_workers_and_bulkhead():
+    svc = load_config().services
+    assert centre.ai_places(svc) == svc.web_workers * (svc.ai_bulkhead or svc.web_threads // 2)
+
+
+def test_in_flight_ai_is_read_from_the_apis_gauge():
+    text = ('http_requests_in_progress{framework="flask",method="POST",route="/ai/title"} 2.0\n'
+            'http_requests_in_progress{framework="flask",method="GET",route="/metrics"} 1.0\n')
+    assert sum(float(v) for _, v in centre._IN_PROGRESS.findall(text)) == 2.0
