@@ -180,3 +180,38 @@ def order(a: Interval | None, b: Interval | None) -> int:
     if b.high is not None and a.low is not None and b.high < a.low:
         return 1
     return 0
+
+
+def order_by_margin(a: Interval | None, b: Interval | None, margin: float) -> int:
+    """order(a, b), kept only when the nearer bounds also differ by more than the margin (a ratio >= 1).
+
+    Separation alone flips between two runs when the intervals barely part; the margin keeps a verdict from
+    changing with differences too small to matter."""
+    side = order(a, b)
+    if side < 0 and not _exceeds(b.low, a.high, margin):
+        return 0
+    if side > 0 and not _exceeds(a.low, b.high, margin):
+        return 0
+    return side
+
+
+def order_readings(a: float | None, b: float | None, margin: float) -> int:
+    """-1 / 1 when one single reading (a memory figure, no interval) exceeds the other by more than the margin."""
+    if a is None or b is None:
+        return 0
+    if _exceeds(b, a, margin):
+        return -1
+    if _exceeds(a, b, margin):
+        return 1
+    return 0
+
+
+def _exceeds(larger: float, smaller: float, margin: float) -> bool:
+    return larger > smaller * margin
+
+
+def count_and_seconds(rate: Interval) -> tuple[int, float] | None:
+    """The count and the seconds behind a per_second interval (n over the estimate); None when it has no rate."""
+    if rate.estimate is None or rate.estimate <= 0:
+        return None
+    return rate.n, rate.n / rate.estimate
