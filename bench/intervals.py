@@ -56,16 +56,16 @@ class Interval:
                    confidence=data.get("confidence", CONFIDENCE))
 
     def text(self, digits: int = 1, unit: str = "", scale: float = 1.0) -> str:
-        """'12.3 ms [11.0, 14.2] n=480'; an open side shows as '(' or ')' next to '…'."""
+        """'12.3 ms [11.0, 14.2] n=1,480'; an open side shows as '(' or ')' next to '…'."""
         if self.estimate is None:
-            return f"n/a (n={self.n})"
+            return f"n/a (n={self.n:,})"
 
         def num(value: float) -> str:
             return f"{value * scale:,.{digits}f}"
 
         low = f"[{num(self.low)}" if self.low is not None else "(…"
         high = f"{num(self.high)}]" if self.high is not None else "…)"
-        return f"{num(self.estimate)}{unit} {low}, {high} n={self.n}"
+        return f"{num(self.estimate)}{unit} {low}, {high} n={self.n:,}"
 
 
 def quantile_bound_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int | None, int | None]:

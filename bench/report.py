@@ -14,7 +14,7 @@ from typing import Any
 from bench import charts, intervals
 from bench.config import JudgementConfig, SloConfig
 from bench.model import ConfigResult, LoadArm, Run
-from bench.verdicts import Verdict, arm_name, idle_api_pss, judging, ms, per_s, status_text, verdicts
+from bench.verdicts import Verdict, idle_api_pss, judging, ms, per_s, status_text, verdicts
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
@@ -197,8 +197,8 @@ def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
         f"Python {machine.python}; load average at start {meta.load_average_at_start}, at end "
         f"{meta.load_average_at_end}.",
         f"- Pinning: {pinning}.",
-        f"- Services: " + ", ".join(f"{key} {value}" for key, value in meta.services.items()) + ".",
-        f"- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.packages.items()) + f"; {meta.k6_version}.",
+        "- Services: " + ", ".join(f"{key} {value}" for key, value in meta.services.items()) + ".",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.packages.items()) + f"; {meta.k6_version}.",
         f"- Commit {meta.git_commit}{' (working tree had uncommitted changes)' if meta.git_dirty else ''}; run from "
         f"{meta.started_at} to {meta.ended_at}, wall time {meta.wall_s / 60:.1f} min against a budget of "
         f"{meta.planned_s / 60:.1f} min.",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bench import intervals
-from bench.config import JudgementConfig, SloConfig, load_config
+from bench.config import ConfigError, JudgementConfig, SloConfig, load_config
 from bench.intervals import Interval
 from bench.model import ConfigResult, LoadArm, Run
 
@@ -56,8 +56,15 @@ class Ranking:
 
 
 def judging(run: Run) -> tuple[SloConfig, JudgementConfig]:
-    """The objectives and margins of the run's profile (bench/config.toml): the run's metadata does not carry them."""
-    config = load_config(profile=run.metadata.profile)
+    """The objectives and margins the run is judged by: those it recorded, else its profile's in bench/config.toml."""
+    # A run records them once its Metadata has slo and judgement; one from before is judged by its profile's.
+    recorded_slo, recorded_judgement = getattr(run.metadata, "slo", None), getattr(run.metadata, "judgement", None)
+    if recorded_slo and recorded_judgement:
+        return SloConfig(**recorded_slo), JudgementConfig(**recorded_judgement)
+    try:
+        config = load_config(profile=run.metadata.profile)
+    except ConfigError:
+        return SloConfig(), JudgementConfig()
     return config.slo, config.judgement
 
 
