@@ -12,6 +12,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from bench.intervals import Interval  # noqa: E402
 from bench.model import Run  # noqa: E402
+from bench.verdicts import judging  # noqa: E402
 
 GUARD_STYLES = {"on": "-", "off": "--"}
 MEMORY_PARTS = (("api", "API"), ("api_preloaded", "API, PRELOAD_MODELS"), ("inference", "inference service"))
@@ -37,9 +38,11 @@ def crud_p99_against_ai(run: Run, path: Path) -> Path | None:
     modes = [m for m in run.modes if any(a.ai_multiple > 0 for c in run.configs if c.mode == m for a in c.arms)]
     if not modes:
         return None
+    slo, _ = judging(run)
     figure, axes = plt.subplots(1, len(modes), figsize=(5.5 * len(modes), 4.2), sharey=True, squeeze=False)
     for ax, mode in zip(axes[0], modes):
         for config in (c for c in run.configs if c.mode == mode):
+            colour = f"C{run.frameworks.index(config.framework) % 10}"  # one colour a framework, a style a guard
             for guard in ("on", "off"):
                 arms = sorted((a for a in config.arms if a.guard == guard and a.crud.p99_ms.estimate is not None),
                               key=lambda a: a.ai_multiple)
@@ -47,8 +50,9 @@ def crud_p99_against_ai(run: Run, path: Path) -> Path | None:
                     continue
                 bars = list(zip(*(_error_bar(a.crud.p99_ms) for a in arms)))
                 ax.errorbar([a.ai_multiple for a in arms], [a.crud.p99_ms.estimate for a in arms], yerr=bars,
-                            linestyle=GUARD_STYLES[guard], marker="o", capsize=3,
+                            color=colour, linestyle=GUARD_STYLES[guard], marker="o", capsize=3,
                             label=f"{config.framework}, guard {guard}")
+        ax.axhline(slo.crud_p99_ms, color="black", linestyle=":", linewidth=1, label="CRUD p99 objective")
         ax.set_yscale("log")
         ax.set_title(mode)
         ax.set_xlabel("AI offered, x AI capacity (0 = CRUD alone)")
