@@ -83,8 +83,9 @@ def _arm_row(config: ConfigResult, arm: LoadArm) -> str:
 
 
 def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | None]) -> list[str]:
+    fraction = run.metadata.plan.get("crud_fraction")
     lines = ["Per framework and mode: CRUD reads at a fixed rate (the same fraction of each framework's CRUD "
-             f"capacity: {run.metadata.plan.get('crud_fraction')}), alone and beside AI offered at multiples of that "
+             f"capacity: {f'{fraction:.0%}' if isinstance(fraction, float | int) else 'not recorded'}), alone and beside AI offered at multiples of that "
              "config's AI capacity, with the AI guard on and off. Reads not answered by the cut-off count as the "
              "slowest. Every figure: estimate [95 % interval] n=..., an open side (…) where n is too small to bound "
              "it."]
