@@ -1,4 +1,4 @@
-"""Command line: `python -m bench run|report|compare`."""
+"""Command line: `python -m bench run|report|compare|schema|corpus`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench import compare as compare_mod
-from bench import results
+from bench import model
 from bench.config import DEFAULT_CONFIG, ConfigError, load_config
 from bench.processes import stop_all
 
@@ -57,19 +57,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(path: str) -> model.Run | None:
+    try:
+        return model.load(path)
+    except model.NotAResult as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import write_report
 
-    result = results.load(args.result)
-    out = Path(args.out) if args.out else Path(args.reports) / result["run_id"]
-    print(write_report(result, out))
+    run = _load(args.result)
+    if run is None:
+        return 2
+    out = Path(args.out) if args.out else Path(args.reports) / run.run_id
+    print(write_report(run, out))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    a, b = results.load(args.a), results.load(args.b)
-    rows = compare_mod.compare(a, b)
-    print(compare_mod.format_table(rows, args.a, args.b))
+    a, b = _load(args.a), _load(args.b)
+    if a is None or b is None:
+        return 2
+    comparison = compare_mod.compare(a, b, force=args.force)
+    print(compare_mod.format_comparison(comparison, args.a, args.b, show_all=args.all), end="")
+    if args.markdown:
+        Path(args.markdown).write_text(
+            compare_mod.format_comparison(comparison, args.a, args.b, show_all=args.all, markdown=True),
+            encoding="utf-8")
+    if comparison.differences and not args.force:
+        return 2
+    return 1 if comparison.differing else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(model.schema_text(), end="")
     return 0
 
 
@@ -102,10 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default=None, help="report directory (default: reports/<run-id>)")
     report.add_argument("--reports", default="reports")
     report.set_defaults(func=cmd_report)
-    comp = sub.add_parser("compare", help="changes between two result files, marked where 95 %% intervals separate")
+    comp = sub.add_parser("compare", help="B's figures and verdicts against A's: changes only where 95 %% intervals "
+                                          "separate by the margin; exit 1 when a verdict differs, 2 when the runs "
+                                          "measured different things")
     comp.add_argument("a")
     comp.add_argument("b")
+    comp.add_argument("--force", action="store_true", help="compare runs that are not comparable (every line says so)")
+    comp.add_argument("--all", action="store_true", help="print every figure, not only the changed ones")
+    comp.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     comp.set_defaults(func=cmd_compare)
+    schema = sub.add_parser("schema", help="print the JSON schema of result.json (generated from bench/model.py)")
+    schema.set_defaults(func=cmd_schema)
     corpus = sub.add_parser("corpus", help="fetch and sample the real text the AI requests carry; prints its file")
     corpus.set_defaults(func=cmd_corpus)
     return parser

@@ -1,89 +1,158 @@
-"""`python -m bench compare A.json B.json`: every headline figure of two runs, marked only where the intervals separate."""
+"""`python -m bench compare A B`: B's figures against A's, and whether the two runs give the same verdicts.
+
+Like pyperf's compare_to, a change is only called one where it is significant: here where the 95 % intervals
+separate by more than the [judgement] margin; the rest are "same within noise" and hidden unless --all. Two runs
+are first checked to measure the same thing (Run.comparable_with); a verdict of "cannot tell" agrees only with
+itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from bench import stats
-from bench.result_reader import ResultReader
-from bench.intervals import Interval, order
+from pydantic import BaseModel
 
-# ResultReader compared, and whether a rise is good (throughput) or bad (latency, memory, errors).
-COMPARED = {
-    "throughput_rps": True,
-    "p50_ms": False,
-    "p99_ms": False,
-    "crud_p50_ms": False,
-    "crud_p99_ms": False,
-    "ai_p99_ms": False,
-    "error_rate": False,
-    "total_pss_peak_mib": False,
-    "cpu_ms_per_request": False,
-}
+from bench import intervals
+from bench.config import JudgementConfig
+from bench.intervals import Interval
+from bench.model import ConfigResult, LoadArm, Run
+from bench.verdicts import Verdict, judging, verdicts
+
+NOT_COMPARABLE = "not comparable"
+SAME = "same within noise"
 
 
-def _rows(result: dict[str, Any]) -> dict[tuple[str, ...], tuple[float, Interval | None]]:
-    rows: dict[tuple[str, ...], tuple[float, Interval | None]] = {}
-    reader = ResultReader(result)
-    for config in result["configs"]:
-        fw, mode = config["framework"], config["mode"]
-        for scenario, outcome in config["scenarios"].items():
-            for figure in COMPARED:
-                value = stats.value_of(outcome["aggregate"], figure)
-                if value is not None:
-                    rows[(fw, mode, scenario, figure)] = (value, stats.interval_of(outcome["aggregate"], figure))
-        for scenario in config.get("saturation", {}):
-            capacity = reader.capacity(fw, mode, scenario)
-            if capacity is not None:
-                rows[(fw, mode, scenario, "max_rate_within_slo")] = (capacity.estimate, capacity)
-    batching = result.get("batching") or {}
-    for variant, outcome in batching.get("variants", {}).items():
-        value = stats.value_of(outcome["aggregate"], "goodput_rps")
-        if value is not None:
-            rows[(batching["framework"], "remote", f"batching:{variant}", "goodput_rps")] = (value, None)
-    return rows
+@dataclass(frozen=True)
+class FigureRow:
+    path: str
+    a: Interval | None
+    b: Interval | None
+    mark: str
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per figure present in both results: values, intervals, relative change, and whether the intervals
-    separate (only then is the change a change: the rest the two runs cannot tell apart)."""
-    rows_a, rows_b = _rows(a), _rows(b)
-    out = []
-    for key in sorted(set(rows_a) & set(rows_b)):
-        (before, iv_a), (after, iv_b) = rows_a[key], rows_b[key]
-        change = (after - before) / before if before else (0.0 if after == before else float("inf"))
-        higher_is_better = COMPARED.get(key[3], True)
-        direction = order(iv_b, iv_a)
-        out.append({
-            "framework": key[0], "mode": key[1], "scenario": key[2], "figure": key[3],
-            "a": before, "b": after, "a_interval": iv_a.to_dict() if iv_a else None,
-            "b_interval": iv_b.to_dict() if iv_b else None, "change": change, "separated": direction != 0,
-            "better": (direction > 0) == higher_is_better if direction else None,
-        })
+@dataclass(frozen=True)
+class VerdictRow:
+    key: str
+    a: str | None
+    b: str | None
+    mark: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    differences: list[str]
+    figures: list[FigureRow]
+    verdicts: list[VerdictRow]
+
+    @property
+    def differing(self) -> list[VerdictRow]:
+        return [row for row in self.verdicts if row.a != row.b]
+
+
+def _item_name(item: Any, index: int) -> str:
+    if isinstance(item, ConfigResult):
+        return f"{item.framework}/{item.mode}"
+    if isinstance(item, LoadArm):
+        return f"{item.guard}/{item.name}"
+    return str(index)
+
+
+def _walk(node: Any, path: str, out: dict[str, Interval]) -> None:
+    if isinstance(node, Interval):
+        out[path] = node
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            _walk(getattr(node, name), f"{path}/{name}" if path else name, out)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _walk(value, f"{path}/{key}", out)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _walk(item, f"{path}/{_item_name(item, index)}", out)
+
+
+def interval_figures(run: Run) -> dict[str, Interval]:
+    """Every Interval in the run, named by a path that is the same in every run (configs/flask/off/...)."""
+    out: dict[str, Interval] = {}
+    _walk(run, "", out)
     return out
 
 
-def _cell(value: float, interval: dict[str, Any] | None) -> str:
-    if not interval:
-        return f"{value:.4g} (no interval)"
-    iv = Interval.from_dict(interval)
-    low = f"{iv.low:.4g}" if iv.low is not None else "open"
-    high = f"{iv.high:.4g}" if iv.high is not None else "open"
-    return f"{value:.4g} [{low}, {high}]"
+def margin_of(path: str, judgement: JudgementConfig) -> float:
+    return judgement.latency_ratio if path.endswith("_ms") else judgement.rate_ratio
 
 
-def format_table(rows: list[dict[str, Any]], a_name: str, b_name: str) -> str:
-    lines = [f"Comparing A = {a_name}  with  B = {b_name}  (95 % intervals; only changes whose intervals separate are "
-             "marked !, the rest the two runs cannot tell apart)", "",
-             "| framework | mode | scenario | figure | A | B | change | |", "|---|---|---|---|---:|---:|---:|---|"]
-    for row in rows:
-        mark = ("! better" if row["better"] else "! worse") if row["separated"] else ""
-        lines.append(f"| {row['framework']} | {row['mode']} | {row['scenario']} | {row['figure']} | "
-                     f"{_cell(row['a'], row['a_interval'])} | {_cell(row['b'], row['b_interval'])} | "
-                     f"{100 * row['change']:+.1f}% | {mark} |")
-    if not rows:
-        lines.append("| (no figure present in both results) | | | | | | | |")
-    separated = sum(r["separated"] for r in rows)
-    lines += ["", f"{len(rows)} figures compared, {separated} changed beyond their 95 % intervals; the other "
-              f"{len(rows) - separated} cannot be told apart."]
-    return "\n".join(lines)
+def _figure_mark(a: Interval | None, b: Interval | None, margin: float) -> str:
+    if a is None or b is None:
+        return "only in " + ("B" if a is None else "A")
+    side = intervals.order_by_margin(b, a, margin)
+    return {1: "changed: higher", -1: "changed: lower", 0: SAME}[side]
+
+
+def _verdict_mark(a: Verdict | None, b: Verdict | None) -> str:
+    if a is None or b is None:
+        return "DIFFER (only in " + ("B" if a is None else "A") + ")"
+    return "agree" if a.state == b.state else "DIFFER"
+
+
+def compare(a: Run, b: Run, force: bool = False) -> Comparison:
+    """Figures and verdicts of B against A; with force, runs that are not comparable get every line marked so."""
+    differences = a.comparable_with(b)
+    if differences and not force:
+        return Comparison(differences, [], [])
+    slo, judgement = judging(a)
+    figures_a, figures_b = interval_figures(a), interval_figures(b)
+    figure_rows = []
+    for path in list(figures_a) + [p for p in figures_b if p not in figures_a]:
+        found_a, found_b = figures_a.get(path), figures_b.get(path)
+        mark = NOT_COMPARABLE if differences else _figure_mark(found_a, found_b, margin_of(path, judgement))
+        figure_rows.append(FigureRow(path, found_a, found_b, mark))
+    told_a = {v.key: v for v in verdicts(a, judgement, slo)}
+    told_b = {v.key: v for v in verdicts(b, judgement, slo)}
+    verdict_rows = []
+    for key in list(told_a) + [k for k in told_b if k not in told_a]:
+        found_a, found_b = told_a.get(key), told_b.get(key)
+        mark = NOT_COMPARABLE if differences else _verdict_mark(found_a, found_b)
+        verdict_rows.append(VerdictRow(key, found_a.state if found_a else None, found_b.state if found_b else None,
+                                       mark))
+    return Comparison(differences, figure_rows, verdict_rows)
+
+
+def _cell(value: Interval | None) -> str:
+    return value.text(2) if value is not None else "—"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool) -> list[str]:
+    if markdown:
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+
+
+def summary(comparison: Comparison) -> str:
+    total, differ = len(comparison.verdicts), len(comparison.differing)
+    return f"{total} verdicts, all agree" if not differ else f"{differ} of {total} verdicts differ"
+
+
+def format_comparison(comparison: Comparison, a_name: str, b_name: str, show_all: bool = False,
+                      markdown: bool = False) -> str:
+    heading = "## " if markdown else ""
+    lines = [f"{heading}Comparing A = {a_name} with B = {b_name}", ""]
+    if comparison.differences:
+        lines += ["The two runs did not measure the same thing:", ""] + [f"- {d}" for d in comparison.differences]
+        if not comparison.figures and not comparison.verdicts:
+            return "\n".join(lines + ["", "Not compared (--force compares them anyway, every line marked "
+                                          f"\"{NOT_COMPARABLE}\")."]) + "\n"
+        lines.append("")
+    shown = [r for r in comparison.figures if show_all or r.mark != SAME]
+    hidden = len(comparison.figures) - len(shown)
+    lines += [f"{heading}Figures (95 % intervals; changed only where they separate by more than the margin)", ""]
+    lines += _table(("figure", "A", "B", ""), [(r.path, _cell(r.a), _cell(r.b), r.mark) for r in shown], markdown)
+    if hidden:
+        lines += ["", f"{hidden} of {len(comparison.figures)} figures the same within noise, not shown (--all shows them)."]
+    lines += ["", f"{heading}Verdicts", ""]
+    lines += _table(("verdict", "A", "B", ""), [(r.key, r.a or "—", r.b or "—", r.mark) for r in comparison.verdicts],
+                    markdown)
+    lines += ["", summary(comparison) + (f" (runs {NOT_COMPARABLE})" if comparison.differences else "") + "."]
+    return "\n".join(lines) + "\n"

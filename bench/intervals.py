@@ -56,16 +56,16 @@ class Interval:
                    confidence=data.get("confidence", CONFIDENCE))
 
     def text(self, digits: int = 1, unit: str = "", scale: float = 1.0) -> str:
-        """'12.3 ms [11.0, 14.2] n=480'; an open side shows as '(' or ')' next to '…'."""
+        """'12.3 ms [11.0, 14.2] n=1,480'; an open side shows as '(' or ')' next to '…'."""
         if self.estimate is None:
-            return f"n/a (n={self.n})"
+            return f"n/a (n={self.n:,})"
 
         def num(value: float) -> str:
             return f"{value * scale:,.{digits}f}"
 
         low = f"[{num(self.low)}" if self.low is not None else "(…"
         high = f"{num(self.high)}]" if self.high is not None else "…)"
-        return f"{num(self.estimate)}{unit} {low}, {high} n={self.n}"
+        return f"{num(self.estimate)}{unit} {low}, {high} n={self.n:,}"
 
 
 def quantile_bound_ranks(n: int, q: float, confidence: float = CONFIDENCE) -> tuple[int | None, int | None]:
@@ -200,3 +200,38 @@ def quantile_with_unanswered(answered: Sequence[float], unanswered: int, cutoff:
     # Interpolating between an answer and an unanswered request would invent a latency nobody saw.
     estimate = censor if math.ceil(q * (found.n - 1)) >= len(answered) else found.estimate
     return Interval(estimate, found.low, high, found.n, method, confidence)
+
+
+def order_by_margin(a: Interval | None, b: Interval | None, margin: float) -> int:
+    """order(a, b), kept only when the nearer bounds also differ by more than the margin (a ratio >= 1).
+
+    Separation alone flips between two runs when the intervals barely part; the margin keeps a verdict from
+    changing with differences too small to matter."""
+    side = order(a, b)
+    if side < 0 and not _exceeds(b.low, a.high, margin):
+        return 0
+    if side > 0 and not _exceeds(a.low, b.high, margin):
+        return 0
+    return side
+
+
+def order_readings(a: float | None, b: float | None, margin: float) -> int:
+    """-1 / 1 when one single reading (a memory figure, no interval) exceeds the other by more than the margin."""
+    if a is None or b is None:
+        return 0
+    if _exceeds(b, a, margin):
+        return -1
+    if _exceeds(a, b, margin):
+        return 1
+    return 0
+
+
+def _exceeds(larger: float, smaller: float, margin: float) -> bool:
+    return larger > smaller * margin
+
+
+def count_and_seconds(rate: Interval) -> tuple[int, float] | None:
+    """The count and the seconds behind a per_second interval (n over the estimate); None when it has no rate."""
+    if rate.estimate is None or rate.estimate <= 0:
+        return None
+    return rate.n, rate.n / rate.estimate

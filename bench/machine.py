@@ -1,4 +1,4 @@
-"""What a result records about where it was measured: the machine, the packages, the commit."""
+"""What a run records about where it ran: the machine, the commit and the versions of the packages that matter."""
 
 from __future__ import annotations
 
@@ -23,13 +23,10 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
-def git_commit() -> str:
-    return _git("rev-parse", "HEAD")
-
-
-def git_dirty() -> bool:
+def git_commit() -> tuple[str, bool]:
+    """HEAD's commit and whether the working tree had uncommitted changes."""
     status = _git("status", "--porcelain")
-    return bool(status) and status != "unknown"
+    return _git("rev-parse", "HEAD"), bool(status and status != "unknown")
 
 
 def cpu_model() -> str:
@@ -43,9 +40,13 @@ def cpu_model() -> str:
 
 
 def machine() -> Machine:
-    return Machine(cpu_model=cpu_model(), cpu_count=os.cpu_count() or 1,
-                   memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-                   platform=platform.platform(), python=platform.python_version())
+    return Machine(
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count() or 1,
+        memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        platform=platform.platform(),
+        python=platform.python_version(),
+    )
 
 
 def package_versions() -> dict[str, str]:

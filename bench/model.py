@@ -53,6 +53,9 @@ class Metadata(Record):
     # What was measured and how: bench/config.toml's [services] and [plan] after the profile was merged.
     services: dict[str, Any]
     plan: dict[str, Any]
+    # The objectives and margins the verdicts are judged by: bench/config.toml's [slo] and [judgement]
+    slo: dict[str, Any] = Field(default_factory=dict)
+    judgement: dict[str, Any] = Field(default_factory=dict)
     # The request texts the AI routes carried: source, seed and the length distribution of what was sent.
     request_bodies: dict[str, Any]
     started_at: str
@@ -69,6 +72,8 @@ class Metadata(Record):
             "profile": self.profile,
             "services": self.services,
             "plan": self.plan,
+            "slo": self.slo,
+            "judgement": self.judgement,
             "pinning": {"service_cpus": self.pinning.service_cpus, "k6_cpus": self.pinning.k6_cpus},
         }
 

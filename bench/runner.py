@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -13,7 +14,7 @@ from bench import centre, corpus
 from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.k6run import K6Failed, k6_version
-from bench.machine import git_commit, git_dirty, machine, package_versions
+from bench.machine import git_commit, machine, package_versions
 from bench.model import ConfigResult, CrudCapacity, Failure, Metadata, Pinning, Run, save
 from bench.processes import PortTaken, ServiceFailed
 
@@ -52,6 +53,11 @@ class Progress:
         self.stream.flush()
 
 
+def _as_json(section) -> dict:
+    # Tuples become lists, as in a loaded result: a run in memory must compare equal to the same run read back.
+    return json.loads(json.dumps(dataclasses.asdict(section)))
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}m{seconds % 60:02d}s"
@@ -69,10 +75,12 @@ class Runner:
         self.run = Run(run_id=self.run_id, metadata=self._metadata(plan_pinning(config), {}))
 
     def _metadata(self, pinning: Pinning, request_bodies: dict) -> Metadata:
+        commit, dirty = git_commit()
         return Metadata(
-            git_commit=git_commit(), git_dirty=git_dirty(), machine=machine(), packages=package_versions(),
+            git_commit=commit, git_dirty=dirty, machine=machine(), packages=package_versions(),
             k6_version=k6_version(), pinning=pinning, profile=self.config.profile,
-            services=dataclasses.asdict(self.config.services), plan=dataclasses.asdict(self.config.plan),
+            services=_as_json(self.config.services), plan=_as_json(self.config.plan), slo=_as_json(self.config.slo),
+            judgement=_as_json(self.config.judgement),
             request_bodies=request_bodies, started_at=datetime.fromtimestamp(self._started_wall, timezone.utc).isoformat(),
             planned_s=self.progress.planned_s, load_average_at_start=list(os.getloadavg()),
         )

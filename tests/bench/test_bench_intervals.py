@@ -112,3 +112,30 @@ def test_search_bracket_and_round_trip():
     assert (iv.low, iv.high) == (8.0, 12.0)
     assert intervals.bracket(8.0, None, 4).high is None  # never missed the SLO: a lower bound only
     assert Interval.from_dict(iv.to_dict()) == iv
+
+
+def test_order_by_margin_needs_separation_and_the_nearer_bounds_beyond_the_margin():
+    a = Interval(10, 9, 11, 100, "x")
+    just_apart = Interval(13, 12, 14, 100, "x")  # separated, but 12 / 11 = 1.09
+    far = Interval(16, 14, 18, 100, "x")  # 14 / 11 = 1.27
+    assert order(a, just_apart) == -1 and intervals.order_by_margin(a, just_apart, 1.25) == 0
+    assert intervals.order_by_margin(a, just_apart, 1.05) == -1
+    assert intervals.order_by_margin(a, far, 1.25) == -1 and intervals.order_by_margin(far, a, 1.25) == 1
+    assert intervals.order_by_margin(a, Interval(10.5, 10, 11, 100, "x"), 1.0) == 0  # overlapping: never
+    assert intervals.order_by_margin(a, None, 1.0) == 0
+
+
+def test_single_readings_are_told_apart_by_the_margin_alone():
+    assert intervals.order_readings(100.0, 104.0, 1.05) == 0
+    assert intervals.order_readings(100.0, 106.0, 1.05) == -1
+    assert intervals.order_readings(106.0, 100.0, 1.05) == 1
+    assert intervals.order_readings(None, 100.0, 1.05) == 0
+
+
+def test_count_and_seconds_recover_a_rate_s_window():
+    assert intervals.count_and_seconds(intervals.per_second(120, 20.0)) == (120, pytest.approx(20.0))
+    assert intervals.count_and_seconds(intervals.per_second(0, 20.0)) is None
+
+
+def test_text_shows_the_sample_count_with_thousands_separators():
+    assert intervals.per_second(1200, 10.0).text(0).endswith("n=1,200")

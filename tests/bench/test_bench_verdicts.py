@@ -1,0 +1,145 @@
+"""bench.verdicts: every verdict flips when the numbers cross its objective or margin, and says "cannot tell" between."""
+
+import pytest
+from runs import PROFILE, Profile, crud, make_run
+
+from bench import intervals
+from bench.config import JudgementConfig, SloConfig
+from bench.intervals import Interval
+from bench.verdicts import judging, verdicts
+
+SLO = SloConfig()
+JUDGEMENT = JudgementConfig()
+
+
+def iv(low: float | None, high: float | None, n: int = 1000) -> Interval:
+    known = [v for v in (low, high) if v is not None]
+    return Interval(sum(known) / len(known), low, high, n, "test")
+
+
+def told(run) -> dict[str, str]:
+    return {v.key: v.state for v in verdicts(run, JUDGEMENT, SLO)}
+
+
+def guarded_arm(run, framework="flask", mode="inprocess", guard="on", multiple=2.5):
+    return run.config(framework, mode).arm(guard, multiple)
+
+
+@pytest.mark.parametrize(("low", "high", "state"), [
+    (100, 200, "kept"),
+    (260, 300, "broken"),  # even the lower bound misses 250 ms
+    (200, 300, "cannot tell"),  # the interval straddles the objective
+    (200, None, "cannot tell"),  # too few reads for an upper bound
+])
+def test_crud_p99_promise(low, high, state):
+    run = make_run()
+    guarded_arm(run).crud.p99_ms = iv(low, high)
+    assert told(run)["guard/flask/inprocess/on/crud_p99"] == state
+
+
+def test_every_read_answered_promise_breaks_on_one_unanswered_or_failed_read():
+    run = make_run()
+    assert told(run)["guard/flask/inprocess/on/reads_answered"] == "kept"
+    guarded_arm(run).crud = crud(2.0, unanswered=1)
+    assert told(run)["guard/flask/inprocess/on/reads_answered"] == "broken"
+    guarded_arm(run).crud = crud(2.0, non_200=1)
+    assert told(run)["guard/flask/inprocess/on/reads_answered"] == "broken"
+
+
+@pytest.mark.parametrize(("mix", "state"), [
+    ({"200": 100, "429": 50, "503": 3}, "kept"),
+    ({"200": 100, "504": 1}, "broken"),
+    ({"200": 100, "unanswered": 1}, "broken"),
+    ({"200": 100, "500": 2}, "broken"),
+])
+def test_ai_statuses_promise(mix, state):
+    run = make_run()
+    guarded_arm(run).ai.status_mix = mix
+    assert told(run)["guard/flask/inprocess/on/ai_statuses"] == state
+
+
+@pytest.mark.parametrize(("low", "high", "state"), [(5, 20, "kept"), (60, 90, "broken"), (30, None, "cannot tell")])
+def test_refusal_p99_promise(low, high, state):
+    run = make_run()
+    guarded_arm(run).ai.refusal_p99_ms = iv(low, high)
+    assert told(run)["guard/flask/inprocess/on/refusal_p99"] == state
+
+
+@pytest.mark.parametrize(("served", "state"), [(1900, "kept"), (1000, "broken"), (1700, "cannot tell")])
+def test_goodput_promise_against_the_capacity_counts(served, state):
+    # Capacity 10/s over 2 windows of 8 s = 160 answers; the arm's window is 20 s. The promise is 80 % of capacity.
+    run = make_run()
+    run.config("flask", "inprocess").ai_capacity.rps = intervals.per_second(1600, 160.0)
+    guarded_arm(run).ai.goodput_rps = intervals.per_second(served, 200.0)
+    guarded_arm(run).window_s = 200.0
+    assert told(run)["guard/flask/inprocess/on/goodput"] == state
+
+
+def test_the_guard_off_service_breaks_its_promises_past_capacity():
+    states = told(make_run())
+    for promise in ("crud_p99", "reads_answered", "ai_statuses", "goodput"):
+        assert states[f"guard/flask/inprocess/off/{promise}"] == "broken", promise
+
+
+@pytest.mark.parametrize(("beside", "state"), [
+    (iv(12, 14), "slower"),  # 12 / 7.5 = 1.6 beyond the margin
+    (iv(8, 9), "cannot tell"),  # separated from [5, 7.5] but 8 / 7.5 < 1.25
+    (iv(6, 8), "cannot tell"),  # overlapping
+    (iv(2, 3), "faster"),
+])
+def test_interference_is_slower_only_beyond_the_latency_margin(beside, state):
+    run = make_run()
+    config = run.config("django", "remote")
+    config.arm("on", 0).crud.p99_ms = iv(5, 7.5)
+    config.arm("on", 1.0).crud.p99_ms = beside
+    assert told(run)["interference/django/remote/on/1x/crud_p99"] == state
+
+
+def test_a_framework_leads_only_when_beyond_the_margin_from_every_other():
+    run = make_run()
+    key = "lead/inprocess/1x/on/crud_p99"
+    assert told(run)[key] == "flask"
+    # Still separated from Django, but by less than the latency margin: the run cannot tell.
+    run.config("flask", "inprocess").arm("on", 1.0).crud.p99_ms = iv(11.0, 12.0)
+    run.config("django", "inprocess").arm("on", 1.0).crud.p99_ms = iv(13.0, 14.0)
+    assert told(run)[key] == "cannot tell"
+
+
+def test_memory_is_told_apart_by_the_memory_margin_alone():
+    run = make_run()
+    key = "lead/off/idle_api_memory"
+    assert told(run)[key] == "flask"
+    run.config("fastapi", "off").idle_memory["api"].pss_mib = 104.0  # within 5 % of Flask's 100 MiB
+    assert told(run)[key] == "cannot tell"
+
+
+def test_the_claims_follow_the_numbers():
+    claims = ("claim/fastapi_throughput_latency", "claim/flask_least_memory", "claim/django_most_memory_slowest")
+    assert [told(make_run())[k] for k in claims] == ["CONFIRMED"] * 3
+    # Swap Flask and Django: Flask is now the biggest and the slowest, so claims 2 and 3 fall.
+    flipped = make_run(dict(PROFILE, flask=PROFILE["django"], django=PROFILE["flask"]))
+    assert [told(flipped)[k] for k in claims] == ["CONFIRMED", "REFUTED", "REFUTED"]
+    # Django and FastAPI within the memory margin in every mode: "most memory" cannot be told.
+    close = make_run(dict(PROFILE, django=Profile(api_mib=122.0, crud_ms=4.0, ai_rps=6.0, crud_rps=300.0)))
+    assert told(close)["claim/django_most_memory_slowest"] == "INCONCLUSIVE"
+
+
+def test_a_claim_about_a_framework_the_run_lacks_is_inconclusive():
+    run = make_run({"flask": PROFILE["flask"]})
+    found = {v.key: v for v in verdicts(run, JUDGEMENT, SLO)}
+    assert found["claim/fastapi_throughput_latency"].state == "INCONCLUSIVE"
+    assert "needs fastapi" in found["claim/fastapi_throughput_latency"].evidence
+    assert not [k for k in found if k.startswith("lead/")]  # nothing to compare one framework with
+
+
+def test_keys_are_stable_and_unique():
+    keys = [v.key for v in verdicts(make_run(), JUDGEMENT, SLO)]
+    assert len(keys) == len(set(keys))
+    assert keys == [v.key for v in verdicts(make_run(run_id="other"), JUDGEMENT, SLO)]
+
+
+def test_a_run_of_an_unknown_profile_is_judged_by_the_default_objectives():
+    run = make_run()
+    run.metadata.profile = "custom"
+    assert judging(run) == (SloConfig(), JudgementConfig())
+    assert judging(make_run(profile_name="quick"))[0] == SloConfig()  # quick keeps the base [slo]
