@@ -80,7 +80,9 @@ def run_load(ctx: RunContext, running: RunningConfig, label: str, load: Load) ->
             "AI_TEXTS": str(ctx.texts_file or ""),
         },
     )
-    return read_samples(Path(record["samples_file"]), "api")
+    samples = read_samples(Path(record["samples_file"]), "api")
+    ctx.words_sent.extend(samples.text_words)
+    return samples
 
 
 def window_bounds(samples: Samples, skip_s: float, length_s: float) -> tuple[float, float]:

@@ -22,6 +22,8 @@ class RunContext:
     texts_file: Path | None
     # say(where, what): one progress line
     say: Callable[[str, str], None]
+    # Words of every text the AI requests carried: the report states the length distribution of what was sent
+    words_sent: list[float] = field(default_factory=list)
     _windows: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
 
     def k6_paths(self, label: str) -> tuple[Path, Path]:

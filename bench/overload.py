@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from bench import catalog, corpus, intervals
+from bench.centre import ai_places
 from bench.config import ServicesConfig, load_config
 from bench.k6run import Samples, read_samples, run_window
 from bench.processes import stop_all
@@ -62,11 +63,6 @@ class Plan:
 
 def offered_reads(plan: Plan) -> int:
     return round(plan.crud_rate * plan.overload_s)
-
-
-def ai_places(svc: ServicesConfig) -> int:
-    """AI requests the service admits at once with the guard on: workers x bulkhead (0 = half the threads)."""
-    return svc.web_workers * (svc.ai_bulkhead or max(1, svc.web_threads // 2))
 
 
 def _workers(api_pid: int) -> set[int]:

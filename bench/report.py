@@ -18,8 +18,24 @@ from bench.verdicts import Verdict, idle_api_pss, judging, ms, per_s, status_tex
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
-TINY_NOTE = ("profile `tiny` runs miniature test models, not the real architectures and sizes: latency and memory "
-             "here say nothing about the real models, only that the whole pipeline works")
+TINY_NOTE = ("profile `tiny` runs miniature random models through the real tasks' code paths (tokenizers, generation, "
+             "batching), far smaller than the real ones. What this run measures is how each framework and mode copes "
+             "when its AI route is the heavy one and demand passes its capacity (queueing, refusals, interference "
+             "with the other routes), not the real models' latency or memory: with light or full models an AI "
+             "request costs seconds of CPU, and the same plan needs longer arms (docs/benchmark.md)")
+
+
+def _cost_line(run: Run) -> str | None:
+    """What one AI request and one read cost here, in CPU-milliseconds of the services' cores, from the capacities."""
+    cores = len(run.metadata.pinning.service_cpus) or run.metadata.machine.cpu_count
+    ai = [c.ai_capacity.rps.estimate for c in run.configs if c.ai_capacity and c.ai_capacity.rps.estimate]
+    reads = [c.crud_capacity.rps.estimate for c in run.configs if c.crud_capacity and c.crud_capacity.rps.estimate]
+    if not ai or not reads:
+        return None
+    ai_ms = sorted(1000 * cores / rate for rate in ai)
+    read_ms = sorted(1000 * cores / rate for rate in reads)
+    return (f"At capacity one AI request took {ai_ms[0]:.0f}-{ai_ms[-1]:.0f} ms of the services' {cores} core(s) "
+            f"and one read {read_ms[0]:.1f}-{read_ms[-1]:.1f} ms (from the capacities below, across configs).")
 
 
 def loaded_models(config: ConfigResult) -> dict[str, dict[str, Any]]:
@@ -46,6 +62,9 @@ def _header(run: Run) -> list[str]:
                      + ", ".join(f"{task}: {model}" for task, model in models.items()) + ".")
     if svc.get("model_profile") == "tiny":
         lines.append(f"**Note:** {TINY_NOTE}.")
+    cost = _cost_line(run)
+    if cost:
+        lines.append(cost)
     elif "synthetic" in f"{svc.get('model_source')} {' '.join(models.values())}":
         lines.append(f"**Note:** {SYNTHETIC_NOTE}.")
     lines += ["", _bodies(run.metadata.request_bodies)]

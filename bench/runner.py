@@ -73,6 +73,7 @@ class Runner:
         self.progress = Progress(centre.planned_seconds(config.plan))
         self._started_wall = time.time()
         self.run = Run(run_id=self.run_id, metadata=self._metadata(plan_pinning(config), {}))
+        self.ctx = RunContext(config, self.run_dir, self.run.metadata.pinning, None, self.progress.say)
 
     def _metadata(self, pinning: Pinning, request_bodies: dict) -> Metadata:
         commit, dirty = git_commit()
@@ -87,6 +88,8 @@ class Runner:
 
     def save(self, ended: bool = False) -> None:
         meta = self.run.metadata
+        if self.ctx.words_sent and "sampled" in meta.request_bodies:
+            meta.request_bodies["words_sent"] = corpus.length_stats(self.ctx.words_sent)
         meta.wall_s = time.time() - self._started_wall
         if ended:
             meta.ended_at = datetime.now(timezone.utc).isoformat()
@@ -109,7 +112,7 @@ class Runner:
         return str(exc)
 
     def execute(self) -> Run:
-        ctx = RunContext(self.config, self.run_dir, self.run.metadata.pinning, None, self.progress.say)
+        ctx = self.ctx
         if ctx.k6_cpus:
             # This process samples the servers; it must not steal cycles from the services' cores.
             os.sched_setaffinity(0, ctx.k6_cpus)

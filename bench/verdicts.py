@@ -154,17 +154,26 @@ def status_text(mix: dict[str, int]) -> str:
 # -- interference ---------------------------------------------------------------------------------------------
 
 
-def alone_arm(config: ConfigResult, guard: str) -> LoadArm | None:
-    """CRUD alone on the same service (same guard), else on the config's other service."""
-    return config.arm(guard, 0) or next((a for a in config.arms if a.ai_multiple == 0), None)
+def alone_arm(run: Run, config: ConfigResult) -> tuple[LoadArm, ConfigResult] | None:
+    """The reads with no AI beside them: on this service if it measured them, else in the framework's config that
+    did (the runner measures them once per framework, in its first config: normally AI off)."""
+    for found in [config] + [c for c in run.configs if c.framework == config.framework and c is not config]:
+        arm = next((a for a in found.arms if a.ai_multiple == 0), None)
+        if arm is not None:
+            return arm, found
+    return None
 
 
-def interference(config: ConfigResult, judgement: JudgementConfig) -> list[Verdict]:
-    """Per arm with AI: are the reads slower than alone, by the latency margin?"""
+def interference(run: Run, config: ConfigResult, judgement: JudgementConfig) -> list[Verdict]:
+    """Per arm with AI: are the reads slower than with no AI at all, by the latency margin?"""
     out = []
+    baseline = alone_arm(run, config)
+    if baseline is None:
+        return out
+    alone, where = baseline
+    alone_name = "alone" if where is config else f"alone ({where.mode})"
     for arm in config.arms:
-        alone = alone_arm(config, arm.guard)
-        if arm.ai_multiple == 0 or alone is None:
+        if arm.ai_multiple == 0:
             continue
         for figure in ("p99_ms", "p50_ms"):
             beside, base = getattr(arm.crud, figure), getattr(alone.crud, figure)
@@ -175,8 +184,8 @@ def interference(config: ConfigResult, judgement: JudgementConfig) -> list[Verdi
             starved = f"; {unanswered:,} of {arm.crud.offered:,} reads unanswered" if unanswered else ""
             out.append(Verdict(
                 f"interference/{config.framework}/{config.mode}/{arm.guard}/{arm.name}/crud_{figure.removesuffix('_ms')}",
-                f"{config_name(config)}, {arm_name(arm)}: {label} beside AI against alone",
-                state, f"{label} {ms(beside)} against {ms(base)} alone{starved}"))
+                f"{config_name(config)}, {arm_name(arm)}: {label} beside AI against {alone_name}",
+                state, f"{label} {ms(beside)} against {ms(base)} {alone_name}{starved}"))
     return out
 
 
@@ -341,5 +350,5 @@ def verdicts(run: Run, config: JudgementConfig, slo: SloConfig) -> list[Verdict]
         if found.mode in AI_MODES:
             out += guard_promises(found, slo)
     for found in run.configs:
-        out += interference(found, config)
+        out += interference(run, found, config)
     return out + who_copes_best(run, config) + claims(run, config)

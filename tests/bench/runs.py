@@ -113,7 +113,7 @@ def config(framework: str, mode: str, profile: Profile, multiples: tuple[float, 
         found.crud_capacity = crud_capacity(profile.crud_rps)
         found.arms = [arm("on", 0, crud(profile.crud_ms, seed=seed), ai_capacity_rps=profile.ai_rps)]
         return found
-    found.models = {"detail": {"models": {"summarize": {"model": "sshleifer/distilbart-cnn-6-6", "source": "synthetic"},
+    found.models = {"detail": {"models": {"summarize": {"model": "hf-internal-testing/tiny-random-BartForConditionalGeneration", "source": "synthetic"},
                                           "tags": {"model": "sentence-transformers/all-MiniLM-L6-v2", "source": "hub"}}}}
     found.ai_capacity = ai_capacity(profile.ai_rps)
     found.arms = guarded_arms(profile, multiples, seed)

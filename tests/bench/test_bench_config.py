@@ -16,7 +16,7 @@ def test_default_plan_covers_every_framework_and_mode_with_arms_past_capacity():
     assert plan.modes[0] == "off" and set(plan.modes) == {"off", "inprocess", "remote"}
     assert max(plan.ai_multiples) >= 2 and 1.0 in plan.ai_multiples and min(plan.ai_multiples) < 1
     assert plan.guard_off_multiples and plan.crud_samples >= 1000
-    assert (config.services.model_source, config.services.model_profile) == ("synthetic", "light")
+    assert (config.services.model_source, config.services.model_profile) == ("synthetic", "tiny")
 
 
 def test_profiles_merge_over_the_base():
@@ -24,6 +24,7 @@ def test_profiles_merge_over_the_base():
     assert quick.services.model_profile == "tiny" and quick.plan.min_arm_s < default.plan.min_arm_s
     assert quick.plan.frameworks == default.plan.frameworks  # untouched keys come from the base
     assert full.plan.min_arm_s > default.plan.min_arm_s and full.services.model_profile == "full"
+    assert full.plan.ai_lead_s > default.plan.ai_lead_s
 
 
 def test_deep_merge_keeps_siblings_and_does_not_mutate():

@@ -15,7 +15,8 @@ SECTIONS = ("AI at and past capacity beside ordinary traffic", "Capacities", "Wh
 def test_report_has_every_section_and_chart(tmp_path):
     text = write_report(make_run(), tmp_path).read_text()
     first = "\n".join(text.splitlines()[:6])
-    assert "synthetic" in first and "light" in first and "distilbart" in first
+    assert "synthetic" in first and "tiny" in first and "tiny-random" in first
+    assert "At capacity one AI request took" in text
     assert "Words per text sent to the AI routes: min 40, median 470, p90 1,000, max 2,900 (n=120)" in text
     for heading in SECTIONS:
         assert f"## {heading}" in text, heading

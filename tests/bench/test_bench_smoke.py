@@ -19,17 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (REPO / "services" / "api-flask" / "start.sh").exists(), reason="no Flask service")
 
 
-def tiny_config(tmp_path: Path, **matrix) -> Path:
-    """The default config cut down to Flask, AI off, the crud scenario, one short trial and a 2-step search."""
-    text = DEFAULT_CONFIG.read_text()
-    raw = tomllib.loads(text)
-    matrix = {"frameworks": ["flask"], "modes": ["off"], "scenarios": ["crud"], "trials": 1, "warmup_s": 1,
-              "window_s": 2, "seed_posts": 3, **matrix}
-    lines = ["[matrix]"] + [f"{k} = {json.dumps(v)}" for k, v in matrix.items()]
-    lines += ["[rates]", "crud = 10", "[slo]", "max_error_rate = 0.01", "max_dropped_fraction = 0.01", "[slo.p99_ms]",
-              "crud = 1000", "[saturation]", 'scenarios = ["crud"]', 'frameworks = ["flask"]', 'modes = ["off"]',
-              "max_steps = 2", "step_s = 1", "max_rate = 100", "[saturation.start_rate]", "crud = 10",
-              "[batching]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",
+def tiny_config(tmp_path: Path, **plan) -> Path:
+    """The default config cut down to Flask, AI off, one short CRUD capacity window and one short arm."""
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    plan = {"frameworks": ["flask"], "modes": ["off"], "crud_capacity_clients": 4, "crud_capacity_s": 1,
+            "crud_samples": 20, "min_arm_s": 2, "warmup_s": 0.5, "cutoff_s": 1, **plan}
+    lines = ["[plan]"] + [f"{k} = {json.dumps(v)}" for k, v in plan.items()]
+    lines += ["[slo]", "[judgement]", "[services]", "web_workers = 1", "web_threads = 2",
               f'model_source = "{raw["services"]["model_source"]}"', 'model_profile = "tiny"', "startup_timeout_s = 60",
               "[pinning]", 'service_cpus = "auto"', 'k6_cpus = "auto"']
     path = tmp_path / "tiny.toml"
@@ -61,15 +57,15 @@ def test_tiny_run_writes_a_valid_result_and_report(tmp_path):
     proc = run_bench(tmp_path, tiny_config(tmp_path), "smoke")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "ETA" in out and "[1/1 flask/off]" in out
-    from bench import results
+    assert "left]" in out and "flask/off: alone" in out
+    from bench import model
 
-    result = results.load(tmp_path / "results" / "smoke" / "result.json")
-    config = result["configs"][0]
-    crud = config["scenarios"]["crud"]
-    assert crud["trials"][0]["requests"] > 0 and crud["trials"][0]["server"]["api"]["pss_peak_mib"] > 0
-    assert config["saturation"]["crud"]["steps"]
-    assert result["metadata"]["ended_at"] and result["metadata"]["wall_s"] > 0
+    run = model.load(tmp_path / "results" / "smoke" / "result.json")
+    config = run.config("flask", "off")
+    assert config.crud_capacity.rps.n > 0 and config.crud_rate > 0
+    alone = config.arm("on", 0.0)
+    assert alone.crud.answered > 0 and alone.crud.non_200 == 0 and alone.server["api"]["pss_peak_mib"] > 0
+    assert run.metadata.ended_at and run.metadata.wall_s > 0 and not run.failures
     assert (tmp_path / "reports" / "smoke" / "report.md").exists()
     assert (tmp_path / "results" / "smoke" / "services" / "flask-off" / "api.log").exists()
 
@@ -81,15 +77,15 @@ def _ignore_sigint() -> None:
 def test_ctrl_c_stops_everything_and_keeps_a_partial_result(tmp_path):
     # Started with SIGINT ignored, as `cmd &` from a script or nohup does (and as a test runner may itself run):
     # the benchmark must still stop on Ctrl-C, so it cannot rely on Python's default handler.
-    proc = run_bench(tmp_path, tiny_config(tmp_path, window_s=30), "interrupted", preexec_fn=_ignore_sigint)
+    proc = run_bench(tmp_path, tiny_config(tmp_path, min_arm_s=30), "interrupted", preexec_fn=_ignore_sigint)
     deadline = time.monotonic() + 90
     seen = ""
     for line in proc.stdout:
         seen += line
-        if "measuring" in line:
+        if "alone: reads" in line:
             break
         assert time.monotonic() < deadline, seen
-    assert "measuring" in seen, seen
+    assert "alone: reads" in seen, seen
     wait_until = time.monotonic() + 15
     while True:  # the progress line comes just before k6 is spawned
         started = descendants(proc.pid)
