@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import intervals
 from bench.processes import Child, tail
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,8 +28,6 @@ SCRIPT_OF = {
     "ai_overload": "ai_overload.js",
 }
 LATENCY_KEYS = {"p50": "p(50)", "p90": "p(90)", "p95": "p(95)", "p99": "p(99)", "avg": "avg", "max": "max", "count": "count"}
-# The percentiles every window and every aggregate carries with their 95 % intervals.
-PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
 # Words of the text each AI request carried (a k6 Trend written by k6/lib/api.js).
 TEXT_WORDS_METRIC = "ai_text_words"
 
@@ -110,19 +107,6 @@ def read_samples(path: Path, target_name: str) -> Samples:
     return samples
 
 
-def sample_intervals(samples: Samples, duration_s: float) -> dict[str, Any]:
-    """95 % intervals of a window's (or pooled windows') percentiles, rates and error rates, each with its n."""
-    out: dict[str, Any] = {"latency_ms": {}, "error_rate": {}, "rps": {}}
-    for key, values in samples.duration_ms.items():
-        if not values:
-            continue
-        out["latency_ms"][key] = {name: intervals.quantile(values, q).to_dict() for name, q in PERCENTILES.items()}
-        out["error_rate"][key] = intervals.proportion(samples.failed.get(key, 0), len(values)).to_dict()
-        out["rps"][key] = intervals.per_second(len(values), duration_s).to_dict()
-    out["status_mix"] = samples.statuses
-    return out
-
-
 class K6Failed(RuntimeError):
     """k6 could not run the window (setup failed, script error, timeout)."""
 
@@ -187,7 +171,6 @@ def run_window(*, scenario: str, base_url: str, target_name: str, rate: float, d
     record["k6_exit"] = code
     if samples_path.exists():
         record["samples_file"] = str(samples_path)
-        record["intervals"] = sample_intervals(read_samples(samples_path, target_name), duration_s)
     return record
 
 
