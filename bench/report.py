@@ -119,10 +119,11 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
         for config in configs:
             ordered = sorted(config.arms, key=lambda a: (a.guard != "on", a.ai_multiple))
             lines += [_arm_row(config, arm) for arm in ordered]
-    lines += ["", "**Interference** (CRUD beside AI against CRUD alone on the same service; \"slower\" only where the "
-              "intervals separate by more than the latency margin):", ""] + _verdict_lines(told["interference"])
+    lines += ["", "**Interference** (CRUD beside AI against the same reads with no AI, on the same service or, where "
+              "the framework measured them once, in its first config; \"slower\" only where the intervals separate "
+              "by more than the latency margin):", ""] + _verdict_lines(told["interference"])
     lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept only where the whole interval "
-              "keeps it):", ""] + _verdict_lines(told["guard"])
+              "keeps it by the judgement margin, broken only where it misses it by the margin):", ""] + _verdict_lines(told["guard"])
     if images.get("crud_p99_against_ai"):
         lines += ["", f"![CRUD p99 against AI load]({images['crud_p99_against_ai'].name})"]
     return lines
