@@ -123,18 +123,19 @@ def stable_from(counts: list[int], window_s: float, tolerance: float) -> int | N
     return None
 
 
-def ai_capacity(ctx: RunContext, running: RunningConfig) -> AICapacity:
-    """AI answers per second at the knee: every AI place busy (closed-loop clients, twice the places), no reads.
+def ai_capacity(ctx: RunContext, running: RunningConfig, crud_rate: float) -> AICapacity:
+    """AI answers per second at the knee: every AI place busy (closed-loop clients, twice the places), beside the
+    reads every arm carries (crud_rate), so the arms' AI is offered in multiples of what the service can serve there.
 
     In a closed loop the mean latency follows from the clients and the throughput (Little's law), so the windows
     are judged on throughput; the per-window median latency is recorded beside it."""
     plan = ctx.config.plan
     clients = plan.capacity_clients or 2 * ai_places(ctx.config.services)
     windows = plan.capacity_max_windows
-    ctx.say(f"{running.framework}/{running.mode}",
-            f"AI capacity: {clients} closed-loop clients, {windows} windows of {plan.capacity_window_s:g}s")
-    samples = run_load(ctx, running, "ai-capacity",
-                       Load(duration_s=plan.warmup_s + windows * plan.capacity_window_s, ai_clients=clients))
+    ctx.say(f"{running.framework}/{running.mode}", f"AI capacity: {clients} closed-loop clients beside reads at "
+            f"{crud_rate:g}/s, {windows} windows of {plan.capacity_window_s:g}s")
+    samples = run_load(ctx, running, "ai-capacity", Load(duration_s=plan.warmup_s + windows * plan.capacity_window_s,
+                                                         ai_clients=clients, crud_rate=crud_rate))
     start, _ = window_bounds(samples, plan.warmup_s, 0)
     answers = [r for r in requests_of(samples, "ai") if r.status == "200"]
     counts, medians = [], []
@@ -289,7 +290,7 @@ def measure_config(ctx: RunContext, record: ConfigResult, known_crud: CrudCapaci
             record.arms.append(run_arm(ctx, running, "on", 0.0, record.crud_rate, 0.0))
         if not has_ai(mode):
             return
-        record.ai_capacity = ai_capacity(ctx, running)
+        record.ai_capacity = ai_capacity(ctx, running, record.crud_rate)
         capacity_rps = record.ai_capacity.rps.estimate or 0.0
         for multiple in plan.ai_multiples:
             drain(ctx, running)

@@ -97,7 +97,7 @@ class CrudCapacity(Record):
 
 
 class AICapacity(Record):
-    """AI answers per second at the knee: closed-loop clients keep every AI place busy, no reads beside them.
+    """AI answers per second at the knee: closed-loop clients keep every AI place busy, beside the arms' reads.
 
     Measured in consecutive windows until two agree (their rate ratio's interval holds 1 and their median latencies
     are within the stability tolerance): the capacity is the rate over the agreeing windows."""
