@@ -124,8 +124,8 @@ class JudgementConfig:
     A verdict must not change between two runs of the same commit; differences smaller than these are called
     "the same within the margin" even when the intervals separate."""
 
-    latency_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.25
-    rate_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.10
+    latency_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.5
+    rate_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.2
     memory_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.05
 
 

@@ -55,9 +55,9 @@ if (crudRate > 0) {
     // k6 takes whole arrivals per time unit: per 1000 s keeps a fractional rate exact.
     executor: 'constant-arrival-rate', exec: 'crud', rate: Math.round(crudRate * 1000), timeUnit: '1000s',
     startTime: `${readAfterS}s`, duration: readS,
-    // Enough readers ready that a reply taking 50 ms does not make k6 drop a read; a service that keeps every one
-    // of maxVUs waiting makes it drop them, and the benchmark counts those as unanswered.
-    preAllocatedVUs: Math.max(5, Math.ceil(crudRate / 10)), maxVUs: Math.max(50, Math.ceil(crudRate)),
+    // Every reader allocated up front (k6 may drop an arrival while it starts a new VU): a read is dropped only
+    // when the service keeps all of them waiting, and the benchmark counts those as unanswered.
+    preAllocatedVUs: Math.max(50, Math.ceil(crudRate)), maxVUs: Math.max(50, Math.ceil(crudRate)),
     gracefulStop: settings.gracefulStop, tags: { target: target.name },
   };
 }

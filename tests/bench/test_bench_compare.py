@@ -43,7 +43,7 @@ def test_only_changes_separated_beyond_the_margin_are_marked(tmp_path):
 
 def test_a_differing_verdict_exits_1_and_is_named(tmp_path, capsys):
     b = make_run()
-    b.config("flask", "inprocess").arm("on", 2.5).crud.p99_ms = Interval(400.0, 300.0, 500.0, 1000, "test")
+    b.config("flask", "inprocess").arm("on", 2.5).crud.p99_ms = Interval(500.0, 400.0, 600.0, 1000, "test")
     markdown = tmp_path / "compare.md"
     assert main(["compare", saved(tmp_path, make_run(), "a"), saved(tmp_path, b, "b"), "--markdown",
                  str(markdown)]) == 1

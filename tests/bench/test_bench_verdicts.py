@@ -1,7 +1,7 @@
 """bench.verdicts: every verdict flips when the numbers cross its objective or margin, and says "cannot tell" between."""
 
 import pytest
-from runs import PROFILE, Profile, crud, make_run
+from runs import JUDGEMENT, PROFILE, Profile, crud, make_run
 
 from bench import intervals
 from bench.config import JudgementConfig, SloConfig
@@ -9,7 +9,6 @@ from bench.intervals import Interval
 from bench.verdicts import judging, verdicts
 
 SLO = SloConfig()
-JUDGEMENT = JudgementConfig()
 
 
 def iv(low: float | None, high: float | None, n: int = 1000) -> Interval:
@@ -144,5 +143,6 @@ def test_keys_are_stable_and_unique():
 def test_a_run_of_an_unknown_profile_is_judged_by_the_default_objectives():
     run = make_run()
     run.metadata.profile = "custom"
+    run.metadata.slo, run.metadata.judgement = {}, {}
     assert judging(run) == (SloConfig(), JudgementConfig())
     assert judging(make_run(profile_name="quick"))[0] == SloConfig()  # quick keeps the base [slo]
