@@ -33,14 +33,6 @@ class InferenceProcess:
     address: str
     metrics_url: str
 
-    @property
-    def pid(self) -> int:
-        return self.child.pid
-
-    @property
-    def log_path(self) -> Path:
-        return self.child.log_path
-
     def log(self) -> str:
         return self.child.log()
 

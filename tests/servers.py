@@ -34,22 +34,11 @@ def service_dir(framework: str) -> Path:
 
 
 @dataclass
-class ApiServer:
-    framework: str
+class HttpService:
+    """A started service answering HTTP on base_url: the API or its front."""
+
     base_url: str
     child: Child
-    workdir: Path
-    env: dict[str, str] = field(repr=False)
-    # The workers that first served; tests compare against them to prove no worker died.
-    initial_worker_pids: set[int] = field(default_factory=set)
-
-    @property
-    def pid(self) -> int:
-        return self.child.pid
-
-    @property
-    def log_path(self) -> Path:
-        return self.child.log_path
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -57,19 +46,28 @@ class ApiServer:
     def log(self) -> str:
         return self.child.log()
 
-    def worker_pids(self) -> set[int]:
-        """The pids of gunicorn's workers now (children of the master)."""
-        try:
-            return {child.pid for child in psutil.Process(self.pid).children(recursive=False)}
-        except psutil.NoSuchProcess:
-            return set()
-
     def alive(self) -> bool:
         return self.child.running()
 
     def stop(self) -> None:
-        """SIGTERM the server's process group (gunicorn stops its workers), then SIGKILL what lingers."""
+        """SIGTERM the process group (gunicorn and its workers, or the front and nginx), then SIGKILL what lingers."""
         self.child.stop(STOP_TIMEOUT_S)
+
+
+@dataclass(kw_only=True)
+class ApiServer(HttpService):
+    framework: str
+    workdir: Path
+    env: dict[str, str] = field(repr=False)
+    # The workers that first served; tests compare against them to prove no worker died.
+    initial_worker_pids: set[int] = field(default_factory=set)
+
+    def worker_pids(self) -> set[int]:
+        """The pids of gunicorn's workers now (children of the master)."""
+        try:
+            return {child.pid for child in psutil.Process(self.child.pid).children(recursive=False)}
+        except psutil.NoSuchProcess:
+            return set()
 
 
 def start_api(
@@ -106,7 +104,7 @@ def start_api(
     full_env = {key: value for key, value in full_env.items() if value is not None}
     child = Child(f"{framework} server", ["bash", str(catalog.service(framework).start_script)], full_env,
                   workdir / "server.log")
-    server = ApiServer(framework, f"http://127.0.0.1:{port}", child, workdir, full_env)
+    server = ApiServer(f"http://127.0.0.1:{port}", child, framework=framework, workdir=workdir, env=full_env)
 
     def all_workers_serve() -> bool:
         # One worker answering is not enough: tests count on every worker having booted.
@@ -130,27 +128,11 @@ def running_api(framework: str, env: Mapping[str, str | None] | None, workdir: P
 FRONT_START = REPO_ROOT / "services" / "front" / "start.sh"
 
 
-@dataclass
-class FrontServer:
+@dataclass(kw_only=True)
+class FrontServer(HttpService):
     """The buffering nginx front (services/front/start.sh) of one API."""
 
-    base_url: str
     port: int
-    child: Child
-
-    @property
-    def log_path(self) -> Path:
-        return self.child.log_path
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def log(self) -> str:
-        return self.child.log()
-
-    def stop(self) -> None:
-        """SIGTERM the start script and nginx (the script removes its run directory), then SIGKILL what lingers."""
-        self.child.stop(STOP_TIMEOUT_S)
 
 
 def _listens(port: int) -> bool:
@@ -166,7 +148,7 @@ def start_front(api_addr: str, workdir: Path, env: Mapping[str, str] | None = No
     full_env = {**os.environ, "FRONT_PORT": str(port), "API_ADDR": api_addr, **(env or {})}
     child = Child("the front", [str(FRONT_START)], full_env, workdir / "front.log")
     child.wait_ready(lambda: _listens(port), START_TIMEOUT_S, interval_s=0.1)
-    return FrontServer(f"http://127.0.0.1:{port}", port, child)
+    return FrontServer(f"http://127.0.0.1:{port}", child, port=port)
 
 
 @contextlib.contextmanager
