@@ -1,7 +1,13 @@
-"""Child processes of the benchmark (services and k6): own process groups, CPU pinning, and a clean stop.
+"""Child processes of the benchmark and of the tests (services, k6, stand-ins): the one way to start them, wait until
+they are ready, and stop them.
 
-Every child starts in its own session so that stopping it kills its whole tree (gunicorn workers, k6),
-and every live child is registered so Ctrl-C can stop all of them.
+Every child starts in its own session so that stopping it kills its whole tree (gunicorn workers, nginx, k6), and
+every live child is registered so Ctrl-C can stop all of them.
+
+    child = Child("flask API", ["bash", "start.sh"], env, log_path, cpus=(0,))
+    child.wait_ready(lambda: http_ok(f"{url}/ready"), timeout_s=90)   # ServiceFailed, with the log's tail, if not
+    ...
+    child.stop()
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+
+import httpx
+import psutil
 
 _LIVE: dict[int, "Child"] = {}
 
@@ -26,6 +35,7 @@ class PortTaken(RuntimeError):
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -52,6 +62,34 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def http_ok(url: str, timeout_s: float = 2.0) -> bool:
+    """Readiness probe: the URL answers 200 (a refused or timed-out connection is simply not ready yet)."""
+    try:
+        return httpx.get(url, timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def grpc_health(address: str, service: str = "", timeout_s: float = 1.0) -> str:
+    """The gRPC health status of service at address by name (SERVING, NOT_SERVING...), or the call's error code."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+            )
+        except grpc.RpcError as error:
+            return error.code().name
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def grpc_serving(address: str, timeout_s: float = 2.0) -> bool:
+    """Readiness probe: the gRPC server at address reports SERVING."""
+    return grpc_health(address, timeout_s=timeout_s) == "SERVING"
+
+
 def _pin(cpus: tuple[int, ...] | None):
     if not cpus:
         return None
@@ -64,20 +102,26 @@ def _pin(cpus: tuple[int, ...] | None):
 
 
 class Child:
-    """One started process (and, through its process group, everything it forks)."""
+    """One started process (and, through its process group, everything it forks), its output in log_path."""
 
     def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_path: Path,
                  cpus: tuple[int, ...] | None = None, cwd: Path | None = None) -> None:
         self.name = name
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "ab")
-        self.popen = subprocess.Popen(
-            argv, env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_pin(cpus),
-        )
+        # Appended to, so a restarted service keeps the story of its earlier lives; the child holds its own copy
+        # of the descriptor, so ours is closed at once.
+        with open(log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                argv, env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=_pin(cpus),
+            )
         self.pid = self.popen.pid
         _LIVE[self.pid] = self
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
 
     def running(self) -> bool:
         return self.popen.poll() is None
@@ -85,9 +129,27 @@ class Child:
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
 
-    def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM the process group, SIGKILL it after grace_s; safe to call twice."""
+    def log(self) -> str:
+        """Everything the child has written so far."""
         try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_ready(self, ready: Callable[[], bool], timeout_s: float, interval_s: float = 0.25,
+                   watch: Iterable[Child] = ()) -> None:
+        """wait_until ready() while watching this child (and watch); stop this child if it never gets there."""
+        try:
+            wait_until(ready, timeout_s, interval_s, watch=[self, *watch])
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, grace_s: float = 15.0) -> int | None:
+        """SIGTERM the process group, SIGKILL it after grace_s; returns the exit code. Safe to call twice."""
+        try:
+            # Taken before the signals orphan them, so that stop returns only once they are gone (their ports free).
+            tree = _descendants(self.pid)
             if self.popen.poll() is None:
                 _signal_group(self.pid, signal.SIGTERM)
                 try:
@@ -100,9 +162,10 @@ class Child:
                 self.popen.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            _wait_gone(tree, timeout_s=5)
         finally:
             _LIVE.pop(self.pid, None)
-            self._log.close()
+        return self.popen.returncode
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -110,6 +173,27 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], timeout_s: float) -> None:
+    # SIGKILL is delivered asynchronously: orphaned grandchildren may still hold sockets for a moment.
+    deadline = time.monotonic() + timeout_s
+    while any(_alive(p) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def stop_all(grace_s: float = 5.0) -> list[str]:
@@ -121,8 +205,10 @@ def stop_all(grace_s: float = 5.0) -> list[str]:
     return names
 
 
-def wait_until(predicate, timeout_s: float, interval_s: float = 0.25, watch: Iterable[Child] = ()) -> None:
+def wait_until(predicate: Callable[[], bool], timeout_s: float, interval_s: float = 0.25,
+               watch: Iterable[Child] = ()) -> None:
     """Poll predicate until true; ServiceFailed if a watched child exits or the timeout passes."""
+    watch = list(watch)
     deadline = time.monotonic() + timeout_s
     while True:
         for child in watch:

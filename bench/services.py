@@ -13,7 +13,7 @@ import httpx
 
 from bench import catalog
 from bench.config import ServicesConfig
-from bench.processes import Child, ServiceFailed, ensure_port_free, wait_until
+from bench.processes import Child, ServiceFailed, ensure_port_free, grpc_serving, http_ok, wait_until
 from blogcore.settings import torch_threads_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,25 +76,6 @@ class RunningConfig:
             child.stop()
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _grpc_serving(addr: str) -> bool:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    try:
-        with grpc.insecure_channel(addr) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
-    except grpc.RpcError:
-        return False
-
-
 def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, cpus: tuple[int, ...] | None,
                  inference_extra_env: dict[str, str] | None = None, tag: str = "") -> RunningConfig:
     """Start one config's services on a fresh database and wait until the API answers /ready 200."""
@@ -122,7 +103,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
             inference = Child(f"inference ({name})", ["bash", str(catalog.service(catalog.INFERENCE).start_script)], inf_env,
                               cfg_dir / "inference.log", cpus=cpus)
             addr = f"127.0.0.1:{ports['inference_grpc']}"
-            wait_until(lambda: _grpc_serving(addr), svc.startup_timeout_s, interval_s=0.5, watch=[inference])
+            wait_until(lambda: grpc_serving(addr), svc.startup_timeout_s, interval_s=0.5, watch=[inference])
 
         ports["api"] = ensure_port_free(svc.api_port, f"the {framework} API")
         multiproc = cfg_dir / "prometheus-multiproc"
@@ -157,7 +138,7 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
         running = RunningConfig(framework, mode, base_url, api, inference, ports)
         watch = [api] + ([inference] if inference else [])
         try:
-            wait_until(lambda: _http_ok(f"{base_url}/ready"), svc.startup_timeout_s, interval_s=0.5, watch=watch)
+            wait_until(lambda: http_ok(f"{base_url}/ready"), svc.startup_timeout_s, interval_s=0.5, watch=watch)
         except BaseException:
             running.stop()
             raise

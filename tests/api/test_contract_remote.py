@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from api.openapi_check import check_response
+from bench.processes import free_port
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
 from inference_server import InferenceProcess, start_inference
-from servers import FRAMEWORKS, ApiServer, free_port, running_api, start_api
+from servers import FRAMEWORKS, ApiServer, running_api, start_api
 
 AI_PATHS = {"summarize": "/ai/summarize", "sentiment": "/ai/sentiment", "title": "/ai/title", "tags": "/ai/tags"}
 TEXT = "Tuning PostgreSQL for a small Flask blog: indexes, VACUUM and a connection pool, step by step."

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from bench.processes import free_port
 from blogcore.settings import APISettings
-from servers import FRAMEWORKS, ApiServer, FrontServer, free_port, running_api, running_front
+from servers import FRAMEWORKS, ApiServer, FrontServer, running_api, running_front
 
 OFF_ENV = {"INFERENCE_MODE": "off"}
 WORKERS, THREADS = 1, 4

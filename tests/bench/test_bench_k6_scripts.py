@@ -1,44 +1,37 @@
 """The k6 scripts against a stand-in API: they run, split results per request type, and refuse bad targets."""
 
 import json
+import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bench.k6run import K6_DIR, k6_binary, parse_summary
-from bench.processes import free_port
+from bench.processes import Child, free_port, http_ok
 
 FAKE_API = Path(__file__).with_name("fake_api.py")
 
 
 @pytest.fixture(scope="module")
-def fake_api():
+def fake_api(tmp_path_factory):
     """Two stand-ins: AI on and AI off (the off one answers AI routes 503 like INFERENCE_MODE=off)."""
-    procs, urls = [], {}
+    logs = tmp_path_factory.mktemp("fake-api")
+    children, urls = [], {}
     try:
         for mode in ("on", "off"):
             port = free_port()
-            procs.append(subprocess.Popen([sys.executable, str(FAKE_API), str(port), mode]))
-            urls[mode] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        for url in urls.values():
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "stand-in API did not start"
-                time.sleep(0.1)
+            url = f"http://127.0.0.1:{port}"
+            child = Child(f"stand-in API ({mode})", [sys.executable, str(FAKE_API), str(port), mode], os.environ,
+                          logs / f"{mode}.log")
+            children.append(child)
+            child.wait_ready(lambda: http_ok(f"{url}/health", timeout_s=1), timeout_s=10, interval_s=0.1)
+            urls[mode] = url
         yield urls
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
+        for child in children:
+            child.stop(grace_s=10)
 
 
 def k6(script: str, env: dict, tmp_path: Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess, dict | None]:

@@ -177,7 +177,7 @@ def test_full_queue_is_resource_exhausted_then_graceful_stop_drains(small_servic
             in_flight = [heavy, *(c for c in calls if not c.done())]
 
             # SIGTERM with calls in flight: they finish, new ones are refused, the process exits cleanly
-            small_service.process.send_signal(signal.SIGTERM)
+            small_service.child.popen.send_signal(signal.SIGTERM)
             await asyncio.sleep(0.3)
             assert not heavy.done(), "the heavy call finished before the stop could be tested"
             with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -187,7 +187,7 @@ def test_full_queue_is_resource_exhausted_then_graceful_stop_drains(small_servic
             assert len(replies[0].results) == 64 and all(len(r.results) == 1 for r in replies[1:])
 
     asyncio.run(scenario())
-    assert small_service.process.wait(30) == 0
+    assert small_service.child.wait(30) == 0
     assert "stopped" in small_service.log()
 
 

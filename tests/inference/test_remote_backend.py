@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ import time
 import grpc
 import pytest
 
+from bench.processes import free_port
 from blogcore.ai import create_backend
 from blogcore.ai.backend import (
     AIError,
@@ -33,12 +33,6 @@ from inference_service.settings import InferenceSettings
 from inference_fakes import FakeEngine, HoldableEngine
 
 WAIT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def backend_for(port: int, timeout_s: float = 5.0) -> RemoteBackend:
