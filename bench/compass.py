@@ -39,8 +39,10 @@ HOP_MODELS = {"model_profile": ModelProfile.TINY, "model_source": ModelSource.SY
 # One torch thread on both sides, and no batching window: a lone call's hop, not the wait for company
 HOP_INFERENCE_ENV = {"TORCH_THREADS": "1", "BATCH_MAX_DELAY_MS": "0"}
 HOP_WARMUP_CALLS_PER_TASK = 5
-# A refused call is retried after this pause, so a refusing service is not hammered by a spinning client
+# A failed call is retried after its Retry-After (else this pause, and never longer than the cap), so a refusing
+# service is not hammered by a spinning client
 REFUSED_PAUSE_S = 0.05
+MAX_RETRY_PAUSE_S = 1.0
 
 
 class CompassFailed(RuntimeError):
@@ -81,7 +83,8 @@ def _remote(address: str, timeout_s: float) -> AIBackend:
 
 def closed_loop(call: Callable[[Task, str], object], tasks: Sequence[Task], texts: Sequence[str], clients: int,
                 warmup_s: float, window_s: float, cutoff_s: float) -> Throughput:
-    """clients threads call back to back, taking the next (task, text) in turn; counts what ends inside the window.
+    """clients threads call back to back, taking the next (task, text) in turn (a failed one again, after a pause);
+    counts what ends inside the window.
 
     Calls still running at the window's end are not counted (their share of work is the same at both ends of the
     window, as in any closed-loop throughput); the clients get cutoff_s to finish them before being left behind."""
@@ -93,22 +96,26 @@ def closed_loop(call: Callable[[Task, str], object], tasks: Sequence[Task], text
     window_end = window_start + window_s
 
     def client() -> None:
+        index = next(turn)
         while time.monotonic() < window_end:
-            index = next(turn)
             failure = None
             try:
                 call(tasks[index % len(tasks)], texts[index % len(texts)])
             except AIError as exc:
-                failure = type(exc).__name__
+                failure = exc
             ended = time.monotonic()
             if window_start <= ended <= window_end:
                 with lock:
                     if failure:
-                        failures[failure] += 1
+                        failures[type(failure).__name__] += 1
                     else:
                         answered[0] += 1
             if failure:
-                time.sleep(REFUSED_PAUSE_S)
+                # The same work again once the service says it may take it: skipping a refused (long) task would
+                # tilt the answered mix towards the cheap ones
+                time.sleep(min(failure.retry_after_s or REFUSED_PAUSE_S, MAX_RETRY_PAUSE_S))
+            else:
+                index = next(turn)
 
     threads = [threading.Thread(target=client, name=f"compass-client-{i}", daemon=True) for i in range(clients)]
     for thread in threads:

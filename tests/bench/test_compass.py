@@ -56,7 +56,7 @@ def test_closed_loop_takes_tasks_and_texts_in_turn_and_counts_failures() -> None
             refuse = len(seen) % 5 == 0
         time.sleep(0.002)
         if refuse:
-            raise AIOverloaded("full")
+            raise AIOverloaded("full", retry_after_s=0)
 
     measured = compass.closed_loop(call, [Task.TITLE, Task.TAGS], ["a", "b", "c"], clients=3, warmup_s=0.1,
                                    window_s=0.5, cutoff_s=2.0)
@@ -64,6 +64,23 @@ def test_closed_loop_takes_tasks_and_texts_in_turn_and_counts_failures() -> None
     assert measured.rps.n == measured.answers and measured.window_s == 0.5
     assert {task for task, _ in seen} == {Task.TITLE, Task.TAGS}
     assert {text for _, text in seen} == {"a", "b", "c"}
+
+
+def test_closed_loop_retries_a_failed_call_so_the_answered_mix_stays_the_plans() -> None:
+    calls = [0]
+    answered: list[Task] = []
+
+    def every_other_call_refused(task: Task, _text: str) -> None:
+        calls[0] += 1
+        if calls[0] % 2 == 0:  # without the retry, every answer would be a title
+            raise AIOverloaded("full", retry_after_s=0)
+        answered.append(task)
+        time.sleep(0.002)
+
+    compass.closed_loop(every_other_call_refused, [Task.TITLE, Task.TAGS], ["a"], clients=1, warmup_s=0,
+                        window_s=0.5, cutoff_s=2.0)
+    assert len(answered) >= 4
+    assert abs(answered.count(Task.TITLE) - answered.count(Task.TAGS)) <= 1
 
 
 def test_request_texts_are_the_sample_or_the_seeded_posts(tmp_path: Path) -> None:
