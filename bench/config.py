@@ -151,6 +151,22 @@ class ServicesConfig:
 
 
 @dataclass(frozen=True)
+class CompassConfig:
+    """The compass experiments (bench/compass.py): short measurements of the figures this project tracks."""
+
+    enabled: Annotated[bool, Field(strict=True)] = True
+    # The inference service's own throughput: closed-loop gRPC clients (its default batch size) for this long
+    window_s: AtLeastOneSecond = 20
+    clients: Count = 8
+    warmup_s: Seconds = 3
+    # The gRPC hop: paired in-process and remote calls with the tiny models
+    hop_calls: Count = 300
+    # CRUD capacity with METRICS on and off, alternating, this many rounds (each: one start per switch)
+    metrics_overhead_frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS, allow_empty=True)] = FRAMEWORKS
+    metrics_overhead_rounds: Count = 1
+
+
+@dataclass(frozen=True)
 class PinningConfig:
     service_cpus: CpuChoice = "auto"
     k6_cpus: CpuChoice = "auto"
@@ -163,6 +179,7 @@ class BenchConfig:
     judgement: JudgementConfig
     services: ServicesConfig
     pinning: PinningConfig
+    compass: CompassConfig = CompassConfig()
     profile: str = "default"
     source: str = ""
 

@@ -10,12 +10,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import centre, corpus
+from bench import centre, compass, corpus
 from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.k6run import K6Failed, k6_version
 from bench.machine import git_commit, machine, package_versions
-from bench.model import ConfigResult, CrudCapacity, Failure, Metadata, Pinning, Run, save
+from bench.model import AICapacity, ConfigResult, CrudCapacity, Failure, Metadata, Pinning, Run, save
 from bench.processes import PortTaken, ServiceFailed
 
 
@@ -111,6 +111,13 @@ class Runner:
         self.progress.say(where, f"FAILED: {exc}")
         return str(exc)
 
+    def _remote_ai_capacity(self, framework: str) -> AICapacity:
+        running = self.ctx.start(framework, "remote", guard="on", tag="-compass")
+        try:
+            return centre.ai_capacity(self.ctx, running, crud_rate=0.0)
+        finally:
+            running.stop()
+
     def execute(self) -> Run:
         ctx = self.ctx
         if ctx.k6_cpus:
@@ -133,5 +140,7 @@ class Runner:
                     record.failure = self._fail(f"{framework}/{mode}", exc)
                 known_crud = known_crud or record.crud_capacity
                 self.save()
+        self.run.compass = compass.measure(ctx, self.run.configs, lambda running: centre.crud_capacity(ctx, running),
+                                           lambda framework: self._remote_ai_capacity(framework))
         self.save(ended=True)
         return self.run

@@ -17,6 +17,8 @@ from bench.processes import Child, ServiceFailed, ensure_port_free, grpc_serving
 from blogcore.settings import torch_threads_for
 
 REPO = Path(__file__).resolve().parent.parent
+# What every seeded post says: the text the AI requests carry when no real-article sample is given
+SEED_POST_BODY = " ".join(["A post about web frameworks, inference and latency under load."] * 8)
 SERVICE_DIRS = {name: found.directory for name, found in catalog.services().items()}
 
 
@@ -76,6 +78,43 @@ class RunningConfig:
             child.stop()
 
 
+@dataclass
+class RunningInference:
+    child: Child
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def start_inference(svc: ServicesConfig, cfg_dir: Path, cpus: tuple[int, ...] | None, name: str,
+                    extra_env: dict[str, str] | None = None) -> RunningInference:
+    """Start the inference service with the run's model settings on these CPUs and wait until it is SERVING."""
+    core_count = len(cpus) if cpus else (os.cpu_count() or 1)
+    grpc_port = ensure_port_free(svc.inference_port, "the inference service (gRPC)")
+    metrics_port = ensure_port_free(svc.inference_metrics_port, "the inference service (metrics)")
+    env = {
+        **base_env(),
+        **model_env(svc, torch_threads=torch_threads_for(core_count)),
+        "HOST": "127.0.0.1",
+        "GRPC_PORT": str(grpc_port),
+        "METRICS_PORT": str(metrics_port),
+        **svc.inference_env,
+        **(extra_env or {}),
+    }
+    child = Child(f"inference ({name})", ["bash", str(catalog.service(catalog.INFERENCE).start_script)], env,
+                  cfg_dir / "inference.log", cpus=cpus)
+    running = RunningInference(child, grpc_port, metrics_port)
+    try:
+        wait_until(lambda: grpc_serving(running.address), svc.startup_timeout_s, interval_s=0.5, watch=[child])
+    except BaseException:
+        child.stop()
+        raise
+    return running
+
+
 def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, cpus: tuple[int, ...] | None,
                  inference_extra_env: dict[str, str] | None = None, tag: str = "") -> RunningConfig:
     """Start one config's services on a fresh database and wait until the API answers /ready 200."""
@@ -89,21 +128,9 @@ def start_config(framework: str, mode: str, svc: ServicesConfig, run_dir: Path, 
     env = base_env()
     try:
         if catalog.needs_inference(mode):
-            ports["inference_grpc"] = ensure_port_free(svc.inference_port, "the inference service (gRPC)")
-            ports["inference_metrics"] = ensure_port_free(svc.inference_metrics_port, "the inference service (metrics)")
-            inf_env = {
-                **env,
-                **model_env(svc, torch_threads=torch_threads_for(core_count)),
-                "HOST": "127.0.0.1",
-                "GRPC_PORT": str(ports["inference_grpc"]),
-                "METRICS_PORT": str(ports["inference_metrics"]),
-                **svc.inference_env,
-                **(inference_extra_env or {}),
-            }
-            inference = Child(f"inference ({name})", ["bash", str(catalog.service(catalog.INFERENCE).start_script)], inf_env,
-                              cfg_dir / "inference.log", cpus=cpus)
-            addr = f"127.0.0.1:{ports['inference_grpc']}"
-            wait_until(lambda: grpc_serving(addr), svc.startup_timeout_s, interval_s=0.5, watch=[inference])
+            serving = start_inference(svc, cfg_dir, cpus, name, inference_extra_env)
+            inference = serving.child
+            ports.update(inference_grpc=serving.grpc_port, inference_metrics=serving.metrics_port)
 
         ports["api"] = ensure_port_free(svc.api_port, f"the {framework} API")
         multiproc = cfg_dir / "prometheus-multiproc"
@@ -157,7 +184,7 @@ def seed_posts(base_url: str, count: int) -> list[int]:
         for i in range(count):
             body = {
                 "title": f"Seed post {i}",
-                "body": " ".join(["A post about web frameworks, inference and latency under load."] * 8),
+                "body": SEED_POST_BODY,
                 "tags": ["bench", "seed"],
             }
             resp = client.post("/posts", json=body)

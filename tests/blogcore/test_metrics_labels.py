@@ -7,7 +7,7 @@ import os
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from blogcore import metrics
+from blogcore import errors, metrics
 from blogcore.settings import APISettings
 
 
@@ -71,7 +71,7 @@ def test_request_timer_counts_and_tracks_in_progress() -> None:
     metrics.configure("unit", APISettings(inference_mode="off"))
     key = (("framework", "unit"), ("method", "GET"), ("route", "/health"))
     before = _samples("http_requests_in_progress").get(key, 0.0)
-    timer = metrics.start_request("/health", "get")
+    timer = metrics.start_request(lambda: "/health", "get")
     assert _samples("http_requests_in_progress")[key] == before + 1
     timer.finish(200)
     timer.finish(200)  # a second finish must not count twice
@@ -81,7 +81,7 @@ def test_request_timer_counts_and_tracks_in_progress() -> None:
 
 
 def test_unusual_methods_are_one_label() -> None:
-    assert metrics.start_request("unmatched", "BREW").method == "OTHER"
+    assert metrics.start_request(lambda: "unmatched", "BREW").method == "OTHER"
 
 
 def test_service_info_and_memory_are_exported() -> None:
@@ -100,6 +100,25 @@ def test_ai_task_observation() -> None:
     assert _samples("ai_task_duration_seconds_count")[key] >= 1
 
 
+def test_metrics_off_records_nothing_and_render_is_not_found() -> None:
+    metrics.configure("unit-off", APISettings(inference_mode="off", metrics="off"))
+    try:
+        assert not metrics.recording()
+
+        def never_resolved() -> str:
+            raise AssertionError("the route was resolved with metrics off")
+
+        metrics.start_request(never_resolved, "GET").finish(200)
+        metrics.observe_ai_task("tags", "off", "ai_disabled", 0.01)
+        with pytest.raises(errors.NotFound) as raised:
+            metrics.render()
+        assert raised.value.status == 404 and raised.value.code == metrics.METRICS_OFF_CODE
+    finally:
+        metrics.configure("unit", APISettings(inference_mode="off"))
+    counted = _samples("http_requests_total").keys() | _samples("ai_task_duration_seconds_count").keys()
+    assert not [labels for labels in counted if ("framework", "unit-off") in labels]
+
+
 def test_multiprocess_mode_follows_the_environment_even_if_prometheus_client_came_first(tmp_path):
     """Any start path may import prometheus_client (through a library) before PROMETHEUS_MULTIPROC_DIR is set."""
     import subprocess
@@ -109,7 +128,7 @@ def test_multiprocess_mode_follows_the_environment_even_if_prometheus_client_cam
         "import os, prometheus_client;"
         f"os.environ['PROMETHEUS_MULTIPROC_DIR'] = {str(tmp_path)!r};"
         "from blogcore import metrics;"
-        "metrics.start_request('/posts', 'GET').finish(200);"
+        "metrics.start_request(lambda: '/posts', 'GET').finish(200);"
         "print(metrics.render()[0].decode())"
     )
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}

@@ -26,12 +26,19 @@ def test_explicit_torch_threads_win():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("INFERENCE_MODE", "sometimes"), ("INFERENCE_ADDR", "no-port"), ("WEB_WORKERS", "0"), ("MODEL_PROFILE", "huge")],
+    [("INFERENCE_MODE", "sometimes"), ("INFERENCE_ADDR", "no-port"), ("WEB_WORKERS", "0"), ("MODEL_PROFILE", "huge"),
+     ("METRICS", "maybe")],
 )
 def test_bad_environment_values_fail_fast(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         APISettings()
+
+
+def test_metrics_are_on_unless_switched_off(monkeypatch):
+    assert APISettings().metrics == "on"
+    monkeypatch.setenv("METRICS", "off")
+    assert APISettings().metrics == "off"
 
 
 def test_a_process_reads_its_settings_once(monkeypatch: pytest.MonkeyPatch) -> None:

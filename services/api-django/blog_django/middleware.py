@@ -30,7 +30,7 @@ class ApiMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        timer = metrics.start_request(_route(request), request.method or "GET")
+        timer = metrics.start_request(lambda: _route(request), request.method or "GET")
         response: HttpResponse | None = None
         try:
             try:

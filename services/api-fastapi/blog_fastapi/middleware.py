@@ -39,7 +39,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        timer = metrics.start_request(self._route(scope), scope["method"])
+        timer = metrics.start_request(lambda: self._route(scope), scope["method"])
         status = 500
 
         async def send_with_status(message: Message) -> None:

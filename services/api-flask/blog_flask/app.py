@@ -129,10 +129,13 @@ for _task in Task:
     api.add_url_rule(f"/ai/{_task}", view_func=_ai_view(_task), methods=["POST"])
 
 
-def _start_metrics() -> None:
+def _route() -> str:
     rule = request.url_rule.rule if request.url_rule else None
-    route = metrics.normalise_route(rule) if rule else metrics.route_for_path(request.path)
-    g.request_timer = metrics.start_request(route, request.method)
+    return metrics.normalise_route(rule) if rule else metrics.route_for_path(request.path)
+
+
+def _start_metrics() -> None:
+    g.request_timer = metrics.start_request(_route, request.method)
     # Checked before Flask reads anything, so the message is the same as the other frameworks'.
     contract.check_content_length(request.content_length, current_app.config["MAX_CONTENT_LENGTH"])
 

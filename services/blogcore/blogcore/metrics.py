@@ -2,7 +2,8 @@
 
 Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (set by blogcore.gunicorn_conf
 before prometheus_client is imported) and /metrics aggregates all workers' files, so whichever worker
-answers a scrape reports the whole service.
+answers a scrape reports the whole service. METRICS=off (APISettings.metrics) switches all of it off in one place:
+no request or AI task is recorded, not even its route is resolved, and /metrics answers 404 `metrics_off`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -19,12 +20,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from blogcore import contract, http_rules
+from blogcore import contract, errors, http_rules
 from blogcore.memory import ServiceMemoryCollector
-from blogcore.settings import APISettings
+from blogcore.settings import APISettings, MetricsSwitch
 
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
+METRICS_OFF_CODE = "metrics_off"
 
 # Every path of openapi.yaml; a route label is always one of these or UNMATCHED, so label cardinality is bounded.
 ROUTE_TEMPLATES = tuple(http_rules.ROUTE_METHODS)
@@ -102,6 +104,7 @@ class _Service:
     inference_mode: str = "unknown"
     model_source: str = "unknown"
     model_profile: str = "unknown"
+    recording: bool = True
 
 
 _service = _Service()
@@ -113,6 +116,12 @@ def configure(framework: str, settings: APISettings) -> None:
     _service.inference_mode = str(settings.inference_mode)
     _service.model_source = str(settings.model_source)
     _service.model_profile = str(settings.model_profile)
+    _service.recording = settings.metrics == MetricsSwitch.ON
+
+
+def recording() -> bool:
+    """Whether this process records metrics (METRICS=on)."""
+    return _service.recording
 
 
 @dataclass
@@ -138,15 +147,30 @@ class RequestTimer:
         HTTP_IN_PROGRESS.labels(_service.framework, self.route, self.method).dec()
 
 
-def start_request(route: str, method: str) -> RequestTimer:
+class _Unrecorded:
+    """The timer of a request when metrics are off: finishing it does nothing."""
+
+    def finish(self, status: int) -> None:
+        pass
+
+
+UNRECORDED = _Unrecorded()
+
+
+def start_request(route_of: Callable[[], str], method: str) -> RequestTimer | _Unrecorded:
+    """Start timing one request; route_of resolves its route template, and is not even called when metrics are off."""
+    if not _service.recording:
+        return UNRECORDED
     # Arbitrary methods would make arbitrary label values; anything unusual is counted as OTHER.
     method = method.upper()
     if method not in {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"}:
         method = "OTHER"
-    return RequestTimer(route, method)
+    return RequestTimer(route_of(), method)
 
 
 def observe_ai_task(task: str, mode: str, outcome: str, seconds: float) -> None:
+    if not _service.recording:
+        return
     AI_TASK_DURATION.labels(_service.framework, task, mode, outcome).observe(seconds)
 
 
@@ -170,7 +194,9 @@ def multiprocess_dir() -> str | None:
 
 
 def render() -> tuple[bytes, str]:
-    """The Prometheus text exposition of this service and its content type."""
+    """The Prometheus text exposition of this service and its content type; NotFound when metrics are off."""
+    if not _service.recording:
+        raise errors.NotFound("metrics are off in this service (METRICS=off)", code=METRICS_OFF_CODE)
     if multiprocess_dir():
         # Every worker's samples, read from their files at scrape time, plus the whole-tree collectors.
         registry = CollectorRegistry()

@@ -32,6 +32,12 @@ class AIGuard(StrEnum):
     OFF = "off"
 
 
+class MetricsSwitch(StrEnum):
+    # off: no per-request metrics work at all and /metrics answers 404 (what instrumentation costs is measurable)
+    ON = "on"
+    OFF = "off"
+
+
 class ModelProfile(StrEnum):
     FULL = "full"
     LIGHT = "light"
@@ -87,6 +93,8 @@ class APISettings(ModelSettings):
     log_level: str = "INFO"
     # One access-log line per request (ACCESS_LOG=on|off), written by gunicorn for all three frameworks.
     access_log: bool = True
+    # Prometheus instrumentation of requests and AI tasks (METRICS=on|off)
+    metrics: MetricsSwitch = MetricsSwitch.ON
 
     @field_validator("inference_addr")
     @classmethod
