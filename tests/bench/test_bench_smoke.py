@@ -25,7 +25,7 @@ def tiny_config(tmp_path: Path, **plan) -> Path:
     plan = {"frameworks": ["flask"], "modes": ["off"], "crud_capacity_clients": 4, "crud_capacity_s": 1,
             "crud_samples": 20, "min_arm_s": 2, "warmup_s": 0.5, "cutoff_s": 1, **plan}
     lines = ["[plan]"] + [f"{k} = {json.dumps(v)}" for k, v in plan.items()]
-    lines += ["[slo]", "[judgement]", "[services]", "web_workers = 1", "web_threads = 2",
+    lines += ["[slo]", "[judgement]", "[compass]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",
               f'model_source = "{raw["services"]["model_source"]}"', 'model_profile = "tiny"', "startup_timeout_s = 60",
               "[pinning]", 'service_cpus = "auto"', 'k6_cpus = "auto"']
     path = tmp_path / "tiny.toml"
