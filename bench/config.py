@@ -156,7 +156,7 @@ class CompassConfig:
 
     enabled: Annotated[bool, Field(strict=True)] = True
     # The inference service's own throughput: closed-loop gRPC clients (its default batch size) for this long
-    window_s: AtLeastOneSecond = 20
+    window_s: AtLeastOneSecond = 15
     clients: Count = 8
     warmup_s: Seconds = 3
     # The gRPC hop: paired in-process and remote calls with the tiny models
