@@ -192,15 +192,23 @@ def ai_outcome(samples: Samples, rate: float, window_s: float, slo: SloConfig) -
     )
 
 
-def arm_seconds(plan: PlanConfig, crud_rate: float) -> float:
-    """Long enough for the planned number of reads at this rate, and never shorter than min_arm_s."""
-    return max(plan.min_arm_s, plan.crud_samples / crud_rate)
+def arm_seconds(plan: PlanConfig, crud_rate: float, refused_rps: float = 0.0) -> float:
+    """Long enough for the planned reads at this rate and the planned refusals, never shorter than min_arm_s."""
+    needed = [plan.min_arm_s, plan.crud_samples / crud_rate]
+    if refused_rps > 0:
+        needed.append(plan.refusal_samples / refused_rps)
+    return max(needed)
+
+
+def expected_refusals_rps(guard: str, multiple: float, capacity_rps: float) -> float:
+    """Past capacity the guard refuses what the service cannot serve; without it nothing is refused by design."""
+    return (multiple - 1) * capacity_rps if guard == "on" and multiple > 1 else 0.0
 
 
 def run_arm(ctx: RunContext, running: RunningConfig, guard: str, multiple: float, crud_rate: float,
             capacity_rps: float) -> LoadArm:
     plan = ctx.config.plan
-    window_s = arm_seconds(plan, crud_rate)
+    window_s = arm_seconds(plan, crud_rate, expected_refusals_rps(guard, multiple, capacity_rps))
     ai_rate = multiple * capacity_rps
     lead_s = plan.ai_lead_s if ai_rate else 0.0
     label = "alone" if multiple == 0 else f"ai-{multiple:g}x-guard-{guard}"
@@ -315,18 +323,22 @@ def measure_config(ctx: RunContext, record: ConfigResult, known_crud: CrudCapaci
         running.stop()
 
 
-def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 200.0, startup_s: float = 8.0) -> float:
+def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 200.0, ai_capacity_guess: float = 30.0,
+                    startup_s: float = 8.0) -> float:
     """A rough schedule for the ETA: start-ups, capacities and arms (k6 adds about 1.5 s to each run)."""
-    arm_s = arm_seconds(plan, first_crud_rate_guess) + plan.cutoff_s + 1.5
+    def arm_s(guard: str = "on", multiple: float = 0.0) -> float:
+        refused = expected_refusals_rps(guard, multiple, ai_capacity_guess)
+        return arm_seconds(plan, first_crud_rate_guess, refused) + plan.cutoff_s + 1.5
+
     total = 0.0
     for _framework in plan.frameworks:
         for index, mode in enumerate(plan.modes):
             total += startup_s
             if index == 0:
-                total += plan.warmup_s + plan.crud_capacity_s + 1.5 + arm_s
+                total += plan.warmup_s + plan.crud_capacity_s + 1.5 + arm_s()
             if has_ai(mode):
                 total += plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
-                total += len(plan.ai_multiples) * (arm_s + plan.ai_lead_s + 1.0)
+                total += sum(arm_s("on", m) + plan.ai_lead_s + 1.0 for m in plan.ai_multiples)
                 if plan.guard_off_multiples:
-                    total += startup_s + len(plan.guard_off_multiples) * (arm_s + plan.ai_lead_s)
+                    total += startup_s + sum(arm_s("off", m) + plan.ai_lead_s for m in plan.guard_off_multiples)
     return total

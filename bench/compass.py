@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import intervals
+from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.intervals import Interval
 from bench.model import AICapacity, Compass, ConfigResult, CrudCapacity
@@ -255,6 +256,19 @@ def _best_remote_capacity(configs: Sequence[ConfigResult]) -> tuple[str, Interva
     measured = [(c.framework, c.ai_capacity.rps) for c in configs
                 if c.mode == InferenceMode.REMOTE and c.ai_capacity and c.ai_capacity.rps.estimate]
     return max(measured, key=lambda pair: pair[1].estimate, default=None)
+
+
+def planned_seconds(config: BenchConfig, startup_s: float = 8.0, call_ms: float = 100.0) -> float:
+    """A rough schedule for the ETA: one remote API capacity, the service alone, the paired calls, the metrics pairs."""
+    settings, plan = config.compass, config.plan
+    if not settings.enabled:
+        return 0.0
+    api_remote = 2 * startup_s + plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
+    own = startup_s + settings.warmup_s + settings.window_s
+    hop = startup_s + 2 * settings.hop_calls * call_ms / 1000
+    metrics = (len(settings.metrics_overhead_frameworks) * settings.metrics_overhead_rounds * 2
+               * (startup_s + plan.warmup_s + plan.crud_capacity_s + 1.5))
+    return api_remote + own + hop + metrics
 
 
 def measure(ctx: RunContext, configs: Sequence[ConfigResult],

@@ -85,6 +85,8 @@ class PlanConfig:
     crud_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.2
     # ... for long enough to send this many reads (a p99 with both bounds needs 368, bench/intervals.py)
     crud_samples: Count = 1000
+    # ... and, past capacity with the guard on, long enough to expect this many refusals for their p99
+    refusal_samples: Count = 500
     min_arm_s: AtLeastOneSecond = 10
     # AI offered beside the reads, as multiples of the config's AI capacity; the guard-off service gets its own list
     ai_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (0.5, 1.0, 2.5)

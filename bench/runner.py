@@ -70,7 +70,7 @@ class Runner:
         # Absolute: the services run from their own directories and get paths (database, logs) inside this one.
         self.run_dir = Path(out_dir).resolve() / self.run_id
         self.result_path = self.run_dir / "result.json"
-        self.progress = Progress(centre.planned_seconds(config.plan))
+        self.progress = Progress(centre.planned_seconds(config.plan) + compass.planned_seconds(config))
         self._started_wall = time.time()
         self.run = Run(run_id=self.run_id, metadata=self._metadata(plan_pinning(config), {}))
         self.ctx = RunContext(config, self.run_dir, self.run.metadata.pinning, None, self.progress.say)

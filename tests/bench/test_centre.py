@@ -71,3 +71,12 @@ def test_in_flight_ai_is_read_from_the_apis_gauge():
     text = ('http_requests_in_progress{framework="flask",method="POST",route="/ai/title"} 2.0\n'
             'http_requests_in_progress{framework="flask",method="GET",route="/metrics"} 1.0\n')
     assert sum(float(v) for _, v in centre._IN_PROGRESS.findall(text)) == 2.0
+
+
+def test_past_capacity_a_guarded_arm_lasts_for_the_planned_refusals():
+    plan = load_config().plan
+    refused = centre.expected_refusals_rps("on", 2.5, 20.0)
+    assert refused == 30.0
+    assert centre.arm_seconds(plan, 1e6, refused) == max(plan.min_arm_s, plan.refusal_samples / 30.0)
+    # Without the guard, and at or below capacity, nothing is refused by design: the reads set the length.
+    assert centre.expected_refusals_rps("off", 2.5, 20.0) == 0.0 == centre.expected_refusals_rps("on", 1.0, 20.0)
