@@ -107,6 +107,8 @@ class PlanConfig:
     # Between arms the service must be idle again (no AI in flight) within this many seconds
     drain_timeout_s: AtLeastOneSecond = 30
     seed_posts: Count = 20
+    # Before and after measuring, every CPU runs a busy loop this long to record how steady the host is (0: never)
+    steadiness_probe_s: Seconds = 8
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,17 @@ class Pinning(Record):
     note: str
 
 
+class CpuSteadiness(Record):
+    """One CPU's speed over a short busy loop, per slice relative to its median slice (bench/steadiness.py)."""
+
+    cpu: int
+    slices: int
+    slice_s: float
+    slowest: float
+    p10: float
+    fastest: float
+
+
 class Metadata(Record):
     git_commit: str
     git_dirty: bool
@@ -64,6 +75,9 @@ class Metadata(Record):
     planned_s: float = 0.0
     load_average_at_start: list[float] = Field(default_factory=list)
     load_average_at_end: list[float] = Field(default_factory=list)
+    # How steady the CPUs were just before and just after the measurements (empty when not probed)
+    steadiness_at_start: list[CpuSteadiness] = Field(default_factory=list)
+    steadiness_at_end: list[CpuSteadiness] = Field(default_factory=list)
 
     def comparable_key(self) -> dict[str, Any]:
         """Everything that must be equal for two runs' figures to be compared."""

@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         texts_file, texts = "", None
     plan = Plan(ai_clients=args.ai_clients, crud_rate=args.crud_rate, knee_s=args.knee_s, overload_s=args.overload_s,
                 texts_file=str(texts_file))
+    # Absolute: the services run from their own directories and get paths (database, metrics files) inside this one.
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",

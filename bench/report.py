@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import charts, intervals
+from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
 from bench.model import ConfigResult, LoadArm, Run
 from bench.verdicts import Verdict, idle_api_pss, judging, ms, per_s, status_text, verdicts
@@ -217,6 +217,8 @@ def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
         f"- Machine: {machine.cpu_model}, {machine.cpu_count} cores, {machine.memory_gib:g} GiB, {machine.platform}, "
         f"Python {machine.python}; load average at start {meta.load_average_at_start}, at end "
         f"{meta.load_average_at_end}.",
+        f"- Steadiness of the CPUs (bench/steadiness.py), before: {steadiness.text(meta.steadiness_at_start)}; "
+        f"after: {steadiness.text(meta.steadiness_at_end)}.",
         f"- Pinning: {pinning}.",
         "- Services: " + ", ".join(f"{key} {value}" for key, value in meta.services.items()) + ".",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.packages.items()) + f"; {meta.k6_version}.",
@@ -248,6 +250,12 @@ def render(run: Run, images: dict[str, Path | None]) -> str:
     if any(not a.crud.p99_ms.bounded for c in run.configs for a in c.arms):
         lines += ["", "**Some arms have too few reads for a p99 with both bounds: the verdicts that rest on them say "
                       "\"cannot tell\".**"]
+    shaky = steadiness.unsteady(run.metadata.steadiness_at_start + run.metadata.steadiness_at_end)
+    if shaky:
+        lines += ["", f"**The host's CPUs were unsteady around this run** (a busy loop's slowest slice under "
+                      f"{steadiness.UNSTEADY_BELOW:.0%} of its median: {steadiness.text(shaky)}). Figures measured "
+                      "minutes apart can then differ by more than their intervals, which hold only the sampling "
+                      "noise within a window: compare two runs before relying on a verdict."]
     lines += ["", "## AI at and past capacity beside ordinary traffic", ""] + _centre(run, told, images)
     lines += ["", "## Capacities", ""] + _capacities(run)
     lines += ["", "## Who copes best", "", "A framework leads only where it is better than every other one by the "

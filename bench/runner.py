@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import centre, compass, corpus
+from bench import centre, compass, corpus, steadiness
 from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.k6run import K6Failed, k6_version
@@ -111,6 +111,14 @@ class Runner:
         self.progress.say(where, f"FAILED: {exc}")
         return str(exc)
 
+    def _steadiness(self, when: str) -> list:
+        readings = steadiness.probe(sorted(os.sched_getaffinity(0) | set(self.ctx.pinning.service_cpus)),
+                                    self.config.plan.steadiness_probe_s) if self.config.plan.steadiness_probe_s else []
+        shaky = steadiness.unsteady(readings)
+        if shaky:
+            self.progress.say("run", f"WARNING: the host's CPUs were unsteady {when}: {steadiness.text(shaky)}")
+        return readings
+
     def _remote_ai_capacity(self, framework: str) -> AICapacity:
         running = self.ctx.start(framework, "remote", guard="on", tag="-compass")
         try:
@@ -125,6 +133,7 @@ class Runner:
             os.sched_setaffinity(0, ctx.k6_cpus)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         ctx.texts_file = self._texts()
+        self.run.metadata.steadiness_at_start = self._steadiness("before measuring")
         self.save()
         plan = self.config.plan
         self.progress.say("run", f"{len(plan.frameworks)} frameworks x {len(plan.modes)} modes, planned about "
@@ -142,5 +151,6 @@ class Runner:
                 self.save()
         self.run.compass = compass.measure(ctx, self.run.configs, lambda running: centre.crud_capacity(ctx, running),
                                            lambda framework: self._remote_ai_capacity(framework))
+        self.run.metadata.steadiness_at_end = self._steadiness("after measuring")
         self.save(ended=True)
         return self.run

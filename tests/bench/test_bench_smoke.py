@@ -23,7 +23,8 @@ def tiny_config(tmp_path: Path, **plan) -> Path:
     """The default config cut down to Flask, AI off, one short CRUD capacity window and one short arm."""
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     plan = {"frameworks": ["flask"], "modes": ["off"], "crud_capacity_clients": 4, "crud_capacity_s": 1,
-            "crud_samples": 20, "min_arm_s": 2, "warmup_s": 0.5, "cutoff_s": 1, **plan}
+            "crud_samples": 20, "refusal_samples": 20, "steadiness_probe_s": 0.5, "min_arm_s": 2, "warmup_s": 0.5,
+            "cutoff_s": 1, **plan}
     lines = ["[plan]"] + [f"{k} = {json.dumps(v)}" for k, v in plan.items()]
     lines += ["[slo]", "[judgement]", "[compass]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",
               f'model_source = "{raw["services"]["model_source"]}"', 'model_profile = "tiny"', "startup_timeout_s = 60",
@@ -66,6 +67,7 @@ def test_tiny_run_writes_a_valid_result_and_report(tmp_path):
     alone = config.arm("on", 0.0)
     assert alone.crud.answered > 0 and alone.crud.non_200 == 0 and alone.server["api"]["pss_peak_mib"] > 0
     assert run.metadata.ended_at and run.metadata.wall_s > 0 and not run.failures
+    assert run.metadata.steadiness_at_start and run.metadata.steadiness_at_end
     assert (tmp_path / "reports" / "smoke" / "report.md").exists()
     assert (tmp_path / "results" / "smoke" / "services" / "flask-off" / "api.log").exists()
 
