@@ -15,7 +15,7 @@ from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.k6run import K6Failed, k6_version
 from bench.machine import git_commit, machine, package_versions
-from bench.model import AICapacity, ConfigResult, CrudCapacity, Failure, Metadata, Pinning, Run, save
+from bench.model import AICapacity, ConfigResult, CpuSteadiness, CrudCapacity, Failure, Metadata, Pinning, Run, save
 from bench.processes import PortTaken, ServiceFailed
 
 
@@ -70,7 +70,8 @@ class Runner:
         # Absolute: the services run from their own directories and get paths (database, logs) inside this one.
         self.run_dir = Path(out_dir).resolve() / self.run_id
         self.result_path = self.run_dir / "result.json"
-        self.progress = Progress(centre.planned_seconds(config.plan) + compass.planned_seconds(config))
+        probes_s = 2 * config.plan.steadiness_probe_s  # before and after measuring
+        self.progress = Progress(centre.planned_seconds(config.plan) + compass.planned_seconds(config) + probes_s)
         self._started_wall = time.time()
         self.run = Run(run_id=self.run_id, metadata=self._metadata(plan_pinning(config), {}))
         self.ctx = RunContext(config, self.run_dir, self.run.metadata.pinning, None, self.progress.say)
@@ -111,9 +112,14 @@ class Runner:
         self.progress.say(where, f"FAILED: {exc}")
         return str(exc)
 
-    def _steadiness(self, when: str) -> list:
-        readings = steadiness.probe(sorted(os.sched_getaffinity(0) | set(self.ctx.pinning.service_cpus)),
-                                    self.config.plan.steadiness_probe_s) if self.config.plan.steadiness_probe_s else []
+    def _steadiness(self, when: str) -> list[CpuSteadiness]:
+        seconds = self.config.plan.steadiness_probe_s
+        if not seconds:
+            return []
+        pinning = self.ctx.pinning
+        # Every CPU the run uses: the pinned halves, or (unpinned) those this process may run on.
+        cpus = set(pinning.service_cpus) | set(pinning.k6_cpus) or os.sched_getaffinity(0)
+        readings = steadiness.probe(sorted(cpus), seconds)
         shaky = steadiness.unsteady(readings)
         if shaky:
             self.progress.say("run", f"WARNING: the host's CPUs were unsteady {when}: {steadiness.text(shaky)}")

@@ -50,9 +50,14 @@ def probe(cpus: Sequence[int], seconds: float = 8.0, slice_s: float = 0.25) -> l
     workers = [context.Process(target=_spin, args=(cpu, seconds, slice_s, out), daemon=True) for cpu in cpus]
     for worker in workers:
         worker.start()
-    results = dict(out.get(timeout=seconds + 30) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=5)
+    try:
+        results = dict(out.get(timeout=seconds + 30) for _ in workers)
+    finally:
+        # A worker that did not report must not outlive the probe and spin beside the measurements.
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.kill()
     return [summarize(cpu, results[cpu], slice_s) for cpu in sorted(results)]
 
 
