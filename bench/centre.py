@@ -1,9 +1,9 @@
 """The centre of the report: AI at and past capacity beside ordinary traffic, one framework x mode at a time.
 
-For each config: its CRUD capacity (closed-loop readers, AI idle; once per framework, in its first config), its AI
-capacity (closed-loop AI clients until consecutive windows agree), then reads at a fixed fraction of the CRUD
-capacity, alone and beside AI offered open-loop at multiples of the AI capacity, the guard on; then the same service
-started with the guard off (and, in process, PRELOAD_MODELS: what preloading saves is read at idle) past capacity.
+For each config with AI: its AI capacity (closed-loop AI clients until consecutive windows agree), then reads at a
+fixed fraction of the framework's CRUD capacity (AI off, bench/rotation.py), alone and beside AI offered open-loop
+at multiples of the AI capacity, the guard on; then the same service started with the guard off (and, in process,
+PRELOAD_MODELS: what preloading saves is read at idle) past capacity.
 Every arm lasts long enough for the planned number of reads, and starts only when the previous arm's AI work has
 left the service (or the service was restarted): no arm inherits another's queue.
 """
@@ -88,22 +88,6 @@ def run_load(ctx: RunContext, running: RunningConfig, label: str, load: Load) ->
 def window_bounds(samples: Samples, skip_s: float, length_s: float) -> tuple[float, float]:
     start = (samples.first_start_s or 0.0) + skip_s
     return start, start + length_s
-
-
-def crud_capacity(ctx: RunContext, running: RunningConfig) -> CrudCapacity:
-    """Reads per second with closed-loop readers and no AI, counted over the window after a warm-up."""
-    plan = ctx.config.plan
-    ctx.say(running.framework, f"CRUD capacity: {plan.crud_capacity_clients} readers, {plan.crud_capacity_s:g}s")
-    samples = run_load(ctx, running, "crud-capacity",
-                       Load(duration_s=plan.warmup_s + plan.crud_capacity_s, readers=plan.crud_capacity_clients))
-    start, end = window_bounds(samples, plan.warmup_s, plan.crud_capacity_s)
-    inside = [r for r in requests_of(samples, "crud") if start <= r.ended_s < end]
-    answered = [r.ms for r in inside if r.status == "200"]
-    found = CrudCapacity(clients=plan.crud_capacity_clients, window_s=plan.crud_capacity_s,
-                         rps=intervals.per_second(len(answered), plan.crud_capacity_s),
-                         p50_ms=intervals.quantile(answered, 0.5))
-    ctx.say(running.framework, f"CRUD capacity {found.rps.text(0, '/s')}")
-    return found
 
 
 def stable_from(counts: list[int], window_s: float, tolerance: float) -> int | None:
@@ -276,31 +260,25 @@ def ready_detail(running: RunningConfig) -> dict:
         return {}
 
 
-def measure_config(ctx: RunContext, record: ConfigResult, known_crud: CrudCapacity | None) -> None:
-    """Fill one config's record in place (so a failure half-way keeps what was measured)."""
+def measure_config(ctx: RunContext, record: ConfigResult, crud: CrudCapacity) -> None:
+    """Fill one AI config's record in place (so a failure half-way keeps what was measured); crud is the
+    framework's CRUD capacity with AI off (bench/rotation.py), which sets the arms' read rate."""
     framework, mode = record.framework, record.mode
     plan = ctx.config.plan
     where = f"{framework}/{mode}"
+    record.crud_rate = round(plan.crud_fraction * (crud.rps.estimate or 0.0), 1)
+    if record.crud_rate <= 0:
+        raise RuntimeError(f"{where}: no CRUD capacity to set the read rate from")
     running = ctx.start(framework, mode, guard="on")
     try:
         record.startup_s["on"] = round(running.startup_s, 2)
         record.models = ready_detail(running)
         record.idle_memory = {name: memory_of(pid) for name, pid in running.roots().items()}
         ctx.say(where, f"ready after {running.startup_s:.1f}s")
-        if known_crud is None:
-            record.crud_capacity = crud_capacity(ctx, running)
-            known_crud = record.crud_capacity
-        record.crud_rate = round(plan.crud_fraction * (known_crud.rps.estimate or 0.0), 1)
-        if record.crud_rate <= 0:
-            raise RuntimeError(f"{where}: no CRUD capacity to set the read rate from")
-        if record.crud_capacity is not None:
-            # The framework's baseline: reads at the arms' rate with nothing else going on.
-            record.arms.append(run_arm(ctx, running, "on", 0.0, record.crud_rate, 0.0))
-        if not has_ai(mode):
-            return
         record.ai_capacity = ai_capacity(ctx, running, record.crud_rate)
         capacity_rps = record.ai_capacity.rps.estimate or 0.0
-        for multiple in plan.ai_multiples:
+        # The reads alone on this very service, models loaded and idle: what every AI arm is compared with.
+        for multiple in (0.0, *plan.ai_multiples):
             drain(ctx, running)
             record.arms.append(run_arm(ctx, running, "on", multiple, record.crud_rate, capacity_rps))
     finally:
@@ -323,22 +301,19 @@ def measure_config(ctx: RunContext, record: ConfigResult, known_crud: CrudCapaci
         running.stop()
 
 
-def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 200.0, ai_capacity_guess: float = 30.0,
-                    startup_s: float = 8.0) -> float:
-    """A rough schedule for the ETA: start-ups, capacities and arms (k6 adds about 1.5 s to each run)."""
+def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 150.0, ai_capacity_guess: float = 12.0,
+                    startup_s: float = 10.0) -> float:
+    """A rough schedule for the ETA: per AI config its start-ups, AI capacity and arms (k6 adds about 1.5 s to
+    each run)."""
     def arm_s(guard: str = "on", multiple: float = 0.0) -> float:
         refused = expected_refusals_rps(guard, multiple, ai_capacity_guess)
         return arm_seconds(plan, first_crud_rate_guess, refused) + plan.cutoff_s + 1.5
 
     total = 0.0
     for _framework in plan.frameworks:
-        for index, mode in enumerate(plan.modes):
-            total += startup_s
-            if index == 0:
-                total += plan.warmup_s + plan.crud_capacity_s + 1.5 + arm_s()
-            if has_ai(mode):
-                total += plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
-                total += sum(arm_s("on", m) + plan.ai_lead_s + 1.0 for m in plan.ai_multiples)
-                if plan.guard_off_multiples:
-                    total += startup_s + sum(arm_s("off", m) + plan.ai_lead_s for m in plan.guard_off_multiples)
+        for mode in filter(has_ai, plan.modes):
+            total += startup_s + plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
+            total += arm_s() + sum(arm_s("on", m) + plan.ai_lead_s + 1.0 for m in plan.ai_multiples)
+            if plan.guard_off_multiples:
+                total += startup_s + sum(arm_s("off", m) + plan.ai_lead_s for m in plan.guard_off_multiples)
     return total

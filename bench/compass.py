@@ -6,7 +6,8 @@
 - grpc_hop: what the remote call adds to one AI call (RemoteBackend.run minus InProcessBackend.run, tiny models,
   one torch thread each, no batching window), as the median of paired differences: each pair is one task and text
   sent both ways back to back, in alternating order, so machine noise and the task's own cost cancel.
-- metrics_overhead: CRUD capacity with METRICS=off over METRICS=on, per framework (AI off).
+- metrics_overhead: CRUD capacity with METRICS=off over METRICS=on, per framework (AI off), measured in the CRUD
+  rotation (bench/rotation.py), where the two services are read in adjacent slots.
 - memory_remote_vs_off: from the configs' idle readings, no measurement of its own.
 
 Every figure is an Interval with its n (bench/intervals.py).
@@ -30,8 +31,8 @@ from bench import intervals
 from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.intervals import Interval
-from bench.model import AICapacity, Compass, ConfigResult, CrudCapacity
-from bench.services import SEED_POST_BODY, RunningConfig, RunningInference, start_inference
+from bench.model import AICapacity, Compass, ConfigResult
+from bench.services import SEED_POST_BODY, RunningInference, start_inference
 from blogcore.ai.backend import AIBackend, AIError, Task
 from blogcore.settings import APISettings, InferenceMode, ModelProfile, ModelSource
 
@@ -219,26 +220,6 @@ def grpc_hop(ctx: RunContext, calls: int) -> Interval:
     return hop
 
 
-def metrics_overhead(ctx: RunContext, framework: str,
-                     crud_capacity: Callable[[RunningConfig], CrudCapacity]) -> Interval:
-    """CRUD capacity with METRICS=off over METRICS=on (AI off), rounds alternating which goes first."""
-    reads = {"on": 0, "off": 0}
-    seconds = {"on": 0.0, "off": 0.0}
-    for round_index in range(ctx.config.compass.metrics_overhead_rounds):
-        order = ("on", "off") if round_index % 2 == 0 else ("off", "on")
-        for switch in order:
-            running = ctx.start(framework, "off", api_env={"METRICS": switch},
-                                tag=f"-metrics-{switch}-{round_index}")
-            try:
-                measured = crud_capacity(running)
-            finally:
-                running.stop()
-            ctx.say("compass", f"{framework} METRICS={switch}: CRUD {measured.rps.text(0, ' req/s')}")
-            reads[switch] += measured.rps.n
-            seconds[switch] += measured.window_s
-    return intervals.rate_ratio(reads["off"], seconds["off"], reads["on"], seconds["on"])
-
-
 def memory_remote_vs_off(configs: Sequence[ConfigResult]) -> dict[str, float]:
     """Per framework, the API tree's idle PSS in remote mode over off mode (both measured, else left out)."""
     ratios = {}
@@ -259,28 +240,26 @@ def _best_remote_capacity(configs: Sequence[ConfigResult]) -> tuple[str, Interva
 
 
 def planned_seconds(config: BenchConfig, startup_s: float = 8.0, call_ms: float = 100.0) -> float:
-    """A rough schedule for the ETA: one remote API capacity, the service alone, the paired calls, the metrics pairs."""
+    """A rough schedule for the ETA: one remote API capacity, the service alone, the paired calls."""
     settings, plan = config.compass, config.plan
     if not settings.enabled:
         return 0.0
     api_remote = 2 * startup_s + plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
     own = startup_s + settings.warmup_s + settings.window_s
     hop = startup_s + 2 * settings.hop_calls * call_ms / 1000
-    metrics = (len(settings.metrics_overhead_frameworks) * settings.metrics_overhead_rounds * 2
-               * (startup_s + plan.warmup_s + plan.crud_capacity_s + 1.5))
-    return api_remote + own + hop + metrics
+    return api_remote + own + hop
 
 
-def measure(ctx: RunContext, configs: Sequence[ConfigResult],
-            crud_capacity: Callable[[RunningConfig], CrudCapacity],
+def measure(ctx: RunContext, configs: Sequence[ConfigResult], metrics_overhead: dict[str, Interval],
             api_ai_capacity: Callable[[str], AICapacity]) -> Compass | None:
     """Every compass figure of the run (None when [compass] is off); an experiment that fails leaves its figure
-    empty and says why in notes. api_ai_capacity(framework) measures that API's AI capacity in remote mode with no
-    reads beside it, as the inference service alone is measured."""
+    empty and says why in notes. metrics_overhead comes from the CRUD rotation (bench/rotation.py).
+    api_ai_capacity(framework) measures that API's AI capacity in remote mode with no reads beside it, as the
+    inference service alone is measured."""
     settings = ctx.config.compass
     if not settings.enabled:
         return None
-    compass = Compass(memory_remote_vs_off=memory_remote_vs_off(configs))
+    compass = Compass(memory_remote_vs_off=memory_remote_vs_off(configs), metrics_overhead=dict(metrics_overhead))
     best = _best_remote_capacity(configs)
     if best:
         framework = best[0]
@@ -303,9 +282,4 @@ def measure(ctx: RunContext, configs: Sequence[ConfigResult],
         compass.grpc_hop_p50_ms = grpc_hop(ctx, settings.hop_calls)
     except Exception as exc:  # noqa: BLE001
         compass.notes.append(f"grpc_hop not measured: {type(exc).__name__}: {exc}")
-    for framework in settings.metrics_overhead_frameworks:
-        try:
-            compass.metrics_overhead[framework] = metrics_overhead(ctx, framework, crud_capacity)
-        except Exception as exc:  # noqa: BLE001
-            compass.notes.append(f"metrics_overhead {framework} not measured: {type(exc).__name__}: {exc}")
     return compass

@@ -78,10 +78,13 @@ class PlanConfig:
     # is measured with no AI loaded
     frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS)] = FRAMEWORKS
     modes: Annotated[tuple[str, ...], _known(MODES)] = MODES
-    # CRUD capacity: this many closed-loop readers for this long, AI idle
+    # CRUD capacity (bench/rotation.py): this many closed-loop readers visit every framework's AI-off service in turn,
+    # this many rounds, each visit a warm-up and then crud_capacity_s measured
     crud_capacity_clients: Count = 16
-    crud_capacity_s: AtLeastOneSecond = 8
-    # Every arm reads at this fraction of the framework's CRUD capacity (measured in its first config of the run)
+    crud_capacity_rounds: Count = 4
+    crud_slot_warmup_s: Seconds = 1
+    crud_capacity_s: AtLeastOneSecond = 2
+    # Every arm reads at this fraction of the framework's CRUD capacity
     crud_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.2
     # ... for long enough to send this many reads (a p99 with both bounds needs 368, bench/intervals.py)
     crud_samples: Count = 1000
@@ -160,14 +163,13 @@ class CompassConfig:
 
     enabled: Annotated[bool, Field(strict=True)] = True
     # The inference service's own throughput: closed-loop gRPC clients (its default batch size) for this long
-    window_s: AtLeastOneSecond = 15
+    window_s: AtLeastOneSecond = 10
     clients: Count = 8
     warmup_s: Seconds = 3
     # The gRPC hop: paired in-process and remote calls with the tiny models
-    hop_calls: Count = 300
-    # CRUD capacity with METRICS on and off, alternating, this many rounds (each: one start per switch)
+    hop_calls: Count = 200
+    # These frameworks get a METRICS=off twin in the CRUD-capacity rotation: what the instrumentation costs
     metrics_overhead_frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS, allow_empty=True)] = FRAMEWORKS
-    metrics_overhead_rounds: Count = 1
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@
 - A ratio of two such rates (goodput against capacity): exact conditional interval. Given both counts' total, the
   first count is Binomial(total, p) with p = r1 t1 / (r1 t1 + r2 t2); Clopper-Pearson bounds on p give the ratio's.
   Narrower than comparing the two rates' own intervals, which would double-count the uncertainty.
-- Figures measured once per trial (memory peaks, CPU): Student-t interval of the mean over the trials; one trial
-  gives an open interval.
+- Figures measured once per trial (memory peaks, CPU, the CRUD capacity of one interleaved slot): Student-t interval
+  of the mean over the trials; one trial gives an open interval. Paired trials (METRICS off over on in adjacent
+  slots): the same on the log ratios, as a geometric mean.
 - A searched capacity: the bracket between the last rate that met the objective and the first that did not.
 
 Two figures are *separated* only when their intervals do not overlap; everything else "cannot be told apart".
@@ -159,6 +160,19 @@ def mean(values: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
         return Interval(centre, None, None, 1, "t (trials)", confidence)
     half = float(sps.t.ppf(0.5 + confidence / 2.0, n - 1) * data.std(ddof=1) / math.sqrt(n))
     return Interval(centre, centre - half, centre + half, n, "t (trials)", confidence)
+
+
+def geometric_mean(ratios: Iterable[float], confidence: float = CONFIDENCE) -> Interval:
+    """Student-t interval of the mean log ratio, back on the ratio scale: for paired measurements (A over B in
+    adjacent slots), where a host drifting between pairs must not count as a difference between A and B."""
+    logs = mean(math.log(r) for r in ratios if r > 0)
+    if logs.estimate is None:
+        return Interval(None, None, None, 0, "t of log ratios (pairs)", confidence)
+
+    def back(value: float | None) -> float | None:
+        return math.exp(value) if value is not None else None
+
+    return Interval(back(logs.estimate), back(logs.low), back(logs.high), logs.n, "t of log ratios (pairs)", confidence)
 
 
 def bracket(passed: float | None, failed: float | None, steps: int) -> Interval:

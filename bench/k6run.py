@@ -26,6 +26,7 @@ SCRIPT_OF = {
     "ai_title": "ai_title.js",
     "ai_tags": "ai_tags.js",
     "ai_overload": "ai_overload.js",
+    "crud_rotation": "crud_rotation.js",
 }
 LATENCY_KEYS = {"p50": "p(50)", "p90": "p(90)", "p95": "p(95)", "p99": "p(99)", "avg": "avg", "max": "max", "count": "count"}
 # Words of the text each AI request carried (a k6 Trend written by k6/lib/api.js).
@@ -75,36 +76,50 @@ def _tags(extra: str) -> dict[str, str]:
 
 def read_samples(path: Path, target_name: str) -> Samples:
     """The scenario's requests (setup requests carry no target tag and are left out), one row per request."""
-    samples = Samples()
+    return read_samples_by(path, "target").get(target_name, Samples())
+
+
+def read_samples_by(path: Path, tag: str) -> dict[str, Samples]:
+    """Every tagged request of a k6 CSV output, grouped by the value of one tag (untagged requests are left out)."""
+    groups: dict[str, Samples] = {}
     with gzip.open(path, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
             name = row["metric_name"]
             if name == TEXT_WORDS_METRIC:
-                samples.text_words.append(float(row["metric_value"]))
+                # The texts' lengths are counted once, with the run's first group (k6 writes them untagged)
+                groups.setdefault("", Samples()).text_words.append(float(row["metric_value"]))
                 continue
             if name != "http_req_duration":
                 continue
             tags = _tags(row.get("extra_tags") or "")
-            if tags.get("target") != target_name:
+            group = tags.get(tag)
+            if not group or "target" not in tags:
                 continue
-            value = float(row["metric_value"])
-            kind, op = tags.get("kind", ""), tags.get("op", "")
-            ok = row.get("expected_response") == "true"
-            for key in ("all", kind):
-                if key in samples.duration_ms:
-                    samples.duration_ms[key].append(value)
-                    samples.failed[key] += not ok
-            samples.ops.setdefault(op, []).append(value)
-            mix = samples.statuses.setdefault(kind or "other", {})
-            status = row.get("status") or "0"
-            mix[status] = mix.get(status, 0) + 1
-            samples.status_ms.setdefault(kind or "other", {}).setdefault(status, []).append(value)
-            ended = float(row["timestamp"])
-            samples.ended_s.setdefault(kind or "other", {}).setdefault(status, []).append(ended)
-            started = ended - value / 1000
-            if samples.first_start_s is None or started < samples.first_start_s:
-                samples.first_start_s = started
-    return samples
+            _add(groups.setdefault(group, Samples()), row, tags)
+    words = groups.pop("", Samples()).text_words
+    if words:
+        next(iter(groups.values()), Samples()).text_words.extend(words)
+    return groups
+
+
+def _add(samples: Samples, row: dict[str, str], tags: dict[str, str]) -> None:
+    value = float(row["metric_value"])
+    kind, op = tags.get("kind", ""), tags.get("op", "")
+    ok = row.get("expected_response") == "true"
+    for key in ("all", kind):
+        if key in samples.duration_ms:
+            samples.duration_ms[key].append(value)
+            samples.failed[key] += not ok
+    samples.ops.setdefault(op, []).append(value)
+    mix = samples.statuses.setdefault(kind or "other", {})
+    status = row.get("status") or "0"
+    mix[status] = mix.get(status, 0) + 1
+    samples.status_ms.setdefault(kind or "other", {}).setdefault(status, []).append(value)
+    ended = float(row["timestamp"])
+    samples.ended_s.setdefault(kind or "other", {}).setdefault(status, []).append(ended)
+    started = ended - value / 1000
+    if samples.first_start_s is None or started < samples.first_start_s:
+        samples.first_start_s = started
 
 
 class K6Failed(RuntimeError):

@@ -105,9 +105,11 @@ class CrudCapacity(Record):
     """Reads per second the API serves with closed-loop clients and no AI: what the CRUD rate is a fraction of."""
 
     clients: int
+    # measured seconds in all, over this many interleaved slots (bench/rotation.py); rps's interval is over the slots
     window_s: float
     rps: Interval
     p50_ms: Interval
+    slots: int = 1
 
 
 class AICapacity(Record):

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
-from bench.model import ConfigResult, LoadArm, Run
+from bench.model import ConfigResult, CrudCapacity, LoadArm, Run
 from bench.verdicts import Verdict, idle_api_pss, judging, ms, per_s, status_text, verdicts
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
@@ -119,9 +119,8 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
         for config in configs:
             ordered = sorted(config.arms, key=lambda a: (a.guard != "on", a.ai_multiple))
             lines += [_arm_row(config, arm) for arm in ordered]
-    lines += ["", "**Interference** (CRUD beside AI against the same reads with no AI, on the same service or, where "
-              "the framework measured them once, in its first config; \"slower\" only where the intervals separate "
-              "by more than the latency margin):", ""] + _verdict_lines(told["interference"])
+    lines += ["", "**Interference** (CRUD beside AI against the same reads with no AI on the same service, models "
+              "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin):", ""] + _verdict_lines(told["interference"])
     lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept only where the whole interval "
               "keeps it by the judgement margin, broken only where it misses it by the margin):", ""] + _verdict_lines(told["guard"])
     if images.get("crud_p99_against_ai"):
@@ -138,7 +137,7 @@ def _capacities(run: Run) -> list[str]:
              "answers per window | AI p50 per window (ms) | stable |", "|---|---|---:|---:|---:|---|---|---|"]
     for config in run.configs:
         crud, ai = config.crud_capacity, config.ai_capacity
-        crud_cells = (f"{per_s(crud.rps)} ({crud.clients} clients, {crud.window_s:g} s) | {ms(crud.p50_ms)}"
+        crud_cells = (f"{per_s(crud.rps)} ({crud.clients} clients, {_slots(crud)}) | {ms(crud.p50_ms)}"
                       if crud else "— | —")
         ai_cells = "— | — | — | —"
         if ai:
@@ -148,6 +147,12 @@ def _capacities(run: Run) -> list[str]:
                         f"{'yes' if ai.stable else '**no**: no two windows agreed'}")
         lines.append(f"| {config.framework} | {config.mode} | {crud_cells} | {ai_cells} |")
     return lines
+
+
+def _slots(crud: CrudCapacity) -> str:
+    if crud.slots > 1:
+        return f"{crud.slots} interleaved slots of {crud.window_s / crud.slots:g} s, interval over the slots"
+    return f"{crud.window_s:g} s"
 
 
 def _memory(run: Run, images: dict[str, Path | None]) -> list[str]:

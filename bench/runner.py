@@ -1,4 +1,5 @@
-"""The benchmark run: the centre experiment for every framework x mode, then the compass figures; one result file."""
+"""The benchmark run: the CRUD rotation (every framework with AI off), the centre experiment for every framework x
+AI mode, then the compass figures; one result file."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import centre, compass, corpus, steadiness
+from bench import centre, compass, corpus, rotation, steadiness
 from bench.config import BenchConfig
 from bench.context import RunContext
 from bench.k6run import K6Failed, k6_version
 from bench.machine import git_commit, machine, package_versions
-from bench.model import AICapacity, ConfigResult, CpuSteadiness, CrudCapacity, Failure, Metadata, Pinning, Run, save
+from bench.model import AICapacity, ConfigResult, CpuSteadiness, Failure, Metadata, Pinning, Run, save
 from bench.processes import PortTaken, ServiceFailed
 
 
@@ -71,7 +72,8 @@ class Runner:
         self.run_dir = Path(out_dir).resolve() / self.run_id
         self.result_path = self.run_dir / "result.json"
         probes_s = 2 * config.plan.steadiness_probe_s  # before and after measuring
-        self.progress = Progress(centre.planned_seconds(config.plan) + compass.planned_seconds(config) + probes_s)
+        self.progress = Progress(rotation.planned_seconds(config) + centre.planned_seconds(config.plan)
+                                + compass.planned_seconds(config) + probes_s)
         self._started_wall = time.time()
         self.run = Run(run_id=self.run_id, metadata=self._metadata(plan_pinning(config), {}))
         self.ctx = RunContext(config, self.run_dir, self.run.metadata.pinning, None, self.progress.say)
@@ -132,6 +134,26 @@ class Runner:
         finally:
             running.stop()
 
+    def _crud_rotation(self) -> rotation.Rotation:
+        """Every framework's CRUD capacity with AI off, read in turn; the off configs are those services."""
+        plan = self.config.plan
+        records = {}
+        if "off" in plan.modes:
+            for framework in plan.frameworks:
+                records[framework] = ConfigResult(framework=framework, mode="off")
+                self.run.configs.append(records[framework])
+        try:
+            found = rotation.measure(self.ctx, records)
+        except (ServiceFailed, PortTaken, K6Failed, RuntimeError) as exc:
+            message = self._fail("CRUD rotation", exc)
+            for record in records.values():
+                record.failure = message
+            return rotation.Rotation()
+        for framework, record in records.items():
+            record.crud_capacity = found.capacities.get(framework)
+        self.save()
+        return found
+
     def execute(self) -> Run:
         ctx = self.ctx
         if ctx.k6_cpus:
@@ -144,18 +166,24 @@ class Runner:
         plan = self.config.plan
         self.progress.say("run", f"{len(plan.frameworks)} frameworks x {len(plan.modes)} modes, planned about "
                           f"{_clock(self.progress.planned_s)}; pinning: {ctx.pinning.note}; results in {self.run_dir}")
+        crud_rotation = self._crud_rotation()
+        first_ai_mode = next(filter(centre.has_ai, plan.modes), None)
         for framework in plan.frameworks:
-            known_crud: CrudCapacity | None = None
-            for mode in plan.modes:
+            for mode in filter(centre.has_ai, plan.modes):
                 record = ConfigResult(framework=framework, mode=mode)
                 self.run.configs.append(record)
+                crud = crud_rotation.capacities.get(framework)
+                if "off" not in plan.modes and mode == first_ai_mode:
+                    record.crud_capacity = crud  # with no AI-off config, the framework's first one holds it
+                if crud is None:
+                    record.failure = self._fail(f"{framework}/{mode}", RuntimeError("no CRUD capacity measured"))
+                    continue
                 try:
-                    centre.measure_config(ctx, record, known_crud)
+                    centre.measure_config(ctx, record, crud)
                 except (ServiceFailed, PortTaken, K6Failed, centre.DrainTimeout, RuntimeError) as exc:
                     record.failure = self._fail(f"{framework}/{mode}", exc)
-                known_crud = known_crud or record.crud_capacity
                 self.save()
-        self.run.compass = compass.measure(ctx, self.run.configs, lambda running: centre.crud_capacity(ctx, running),
+        self.run.compass = compass.measure(ctx, self.run.configs, crud_rotation.metrics_overhead,
                                            lambda framework: self._remote_ai_capacity(framework))
         self.run.metadata.steadiness_at_end = self._steadiness("after measuring")
         self.save(ended=True)

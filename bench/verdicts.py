@@ -165,8 +165,8 @@ def status_text(mix: dict[str, int]) -> str:
 
 
 def alone_arm(run: Run, config: ConfigResult) -> tuple[LoadArm, ConfigResult] | None:
-    """The reads with no AI beside them: on this service if it measured them, else in the framework's config that
-    did (the runner measures them once per framework, in its first config: normally AI off)."""
+    """The reads with no AI beside them: on this service (the runner measures them in every AI config), else, in a
+    run from before that, in the framework's config that did."""
     for found in [config] + [c for c in run.configs if c.framework == config.framework and c is not config]:
         arm = next((a for a in found.arms if a.ai_multiple == 0), None)
         if arm is not None:

@@ -24,7 +24,7 @@ function envString(name, fallback) {
 }
 
 // Load must never leave the machine: a typo in a URL should not turn into a load test of someone else's server.
-function assertLoopback(url) {
+export function assertLoopback(url) {
   const match = /^https?:\/\/([^/:]+|\[[^\]]+\])(:\d+)?(\/.*)?$/.exec(url);
   const host = match ? match[1] : '';
   const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);

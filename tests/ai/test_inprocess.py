@@ -1,4 +1,5 @@
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -227,16 +228,28 @@ def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend,
     assert backend.wait_until_ready(WAIT_S)
     blocking = BlockingEngine()
     monkeypatch.setattr(backend, "engine", blocking)
-    holder = threading.Thread(target=lambda: backend.run(Task.SENTIMENT, ["x"]))
+    held = []
+
+    def hold():
+        try:
+            backend.run(Task.SENTIMENT, ["x"])
+        except AITimeout as exc:
+            held.append(exc)
+
+    holder = threading.Thread(target=hold)
     holder.start()
     try:
         assert wait_for(lambda: len(blocking.threads) == 1)
         with pytest.raises(AITimeout) as raised:
             backend.run(Task.SENTIMENT, ["x"])
         assert http_error_for(raised.value).status == 504
+        holder.join(timeout=WAIT_S)
+        # The call that got the model is not waited for past its deadline either
+        assert len(held) == 1
     finally:
         blocking.release.set()
         holder.join(timeout=WAIT_S)
+    assert len(blocking.threads) == 1  # the one that waited was dropped, never computed
     backend.close()
 
 
@@ -300,3 +313,25 @@ sys.exit(4)
 def test_a_forked_worker_of_a_preloading_master_warms_up_and_serves():
     done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=150)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+class PriorityRecordingEngine:
+    """Stands in for ModelEngine.run_batch: notes the nice value of the thread that computes."""
+
+    def __init__(self):
+        self.nice: list[int] = []
+
+    def run_batch(self, task, texts):
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return [Sentiment(stars=3, score=0.5) for _ in texts]
+
+
+@pytest.mark.parametrize("guard, yields", [("on", True), ("off", False)])
+def test_model_calls_run_at_lower_cpu_priority_only_with_the_guard_on(ready_backend, monkeypatch, guard, yields):
+    backend = _guarded_backend(ready_backend, monkeypatch, ai_guard=guard, ai_nice=6)
+    recording = PriorityRecordingEngine()
+    monkeypatch.setattr(backend, "engine", recording)
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    backend.run(Task.SENTIMENT, ["x"])
+    assert recording.nice == [min(19, ours + 6) if yields else ours]
+    backend.close()

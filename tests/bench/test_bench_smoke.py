@@ -1,4 +1,5 @@
-"""End to end: `python -m bench run` on a tiny matrix against the real Flask service, AI off, a few seconds."""
+"""End to end: `python -m bench run` on a tiny matrix against the real Flask service, AI off: the CRUD rotation of the
+service and its METRICS=off twin, a few seconds."""
 
 import json
 import os
@@ -20,11 +21,11 @@ pytestmark = pytest.mark.skipif(not (REPO / "services" / "api-flask" / "start.sh
 
 
 def tiny_config(tmp_path: Path, **plan) -> Path:
-    """The default config cut down to Flask, AI off, one short CRUD capacity window and one short arm."""
+    """The default config cut down to Flask, AI off, two short rounds of the CRUD rotation."""
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     plan = {"frameworks": ["flask"], "modes": ["off"], "crud_capacity_clients": 4, "crud_capacity_s": 1,
-            "crud_samples": 20, "refusal_samples": 20, "steadiness_probe_s": 0.5, "min_arm_s": 2, "warmup_s": 0.5,
-            "cutoff_s": 1, **plan}
+            "crud_capacity_rounds": 2, "crud_slot_warmup_s": 0.5, "crud_samples": 20, "refusal_samples": 20,
+            "steadiness_probe_s": 0.5, "min_arm_s": 2, "warmup_s": 0.5, "cutoff_s": 1, **plan}
     lines = ["[plan]"] + [f"{k} = {json.dumps(v)}" for k, v in plan.items()]
     lines += ["[slo]", "[judgement]", "[compass]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",
               f'model_source = "{raw["services"]["model_source"]}"', 'model_profile = "tiny"', "startup_timeout_s = 60",
@@ -58,14 +59,14 @@ def test_tiny_run_writes_a_valid_result_and_report(tmp_path):
     proc = run_bench(tmp_path, tiny_config(tmp_path), "smoke")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "left]" in out and "flask/off: alone" in out
+    assert "left]" in out and "flask: CRUD capacity" in out
     from bench import model
 
     run = model.load(tmp_path / "results" / "smoke" / "result.json")
     config = run.config("flask", "off")
-    assert config.crud_capacity.rps.n > 0 and config.crud_rate > 0
-    alone = config.arm("on", 0.0)
-    assert alone.crud.answered > 0 and alone.crud.non_200 == 0 and alone.server["api"]["pss_peak_mib"] > 0
+    capacity = config.crud_capacity
+    assert capacity.slots == 2 and capacity.rps.n > 0 and capacity.rps.bounded and capacity.p50_ms.estimate > 0
+    assert config.startup_s["on"] > 0 and config.idle_memory["api"].pss_mib > 0 and not config.arms
     assert run.metadata.ended_at and run.metadata.wall_s > 0 and not run.failures
     assert run.metadata.steadiness_at_start and run.metadata.steadiness_at_end
     assert (tmp_path / "reports" / "smoke" / "report.md").exists()
@@ -79,15 +80,15 @@ def _ignore_sigint() -> None:
 def test_ctrl_c_stops_everything_and_keeps_a_partial_result(tmp_path):
     # Started with SIGINT ignored, as `cmd &` from a script or nohup does (and as a test runner may itself run):
     # the benchmark must still stop on Ctrl-C, so it cannot rely on Python's default handler.
-    proc = run_bench(tmp_path, tiny_config(tmp_path, min_arm_s=30), "interrupted", preexec_fn=_ignore_sigint)
+    proc = run_bench(tmp_path, tiny_config(tmp_path, crud_capacity_rounds=40), "interrupted", preexec_fn=_ignore_sigint)
     deadline = time.monotonic() + 90
     seen = ""
     for line in proc.stdout:
         seen += line
-        if "alone: reads" in line:
+        if "in turn" in line:
             break
         assert time.monotonic() < deadline, seen
-    assert "alone: reads" in seen, seen
+    assert "in turn" in seen, seen
     wait_until = time.monotonic() + 15
     while True:  # the progress line comes just before k6 is spawned
         started = descendants(proc.pid)

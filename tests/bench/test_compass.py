@@ -8,15 +8,13 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from bench import compass, intervals
 from bench.config import ConfigError, load_config, parse_config
 from bench.context import RunContext
-from bench.model import AICapacity, ConfigResult, CrudCapacity, Memory, Pinning
-from bench.services import RunningConfig
+from bench.model import AICapacity, ConfigResult, Memory, Pinning
 from blogcore.ai.backend import AIOverloaded, Task
 
 
@@ -126,19 +124,6 @@ def ctx(tmp_path: Path) -> RunContext:
                       note="test"), texts_file=None, say=lambda where, what: None)
 
 
-def _reads_for_a_second(running: RunningConfig) -> CrudCapacity:
-    """A one-client stand-in for the runner's CRUD capacity."""
-    latencies = []
-    with httpx.Client(base_url=running.base_url, timeout=10.0) as client:
-        stop_at = time.monotonic() + 1.0
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
-            assert client.get("/posts").status_code == 200
-            latencies.append((time.perf_counter() - started) * 1000)
-    return CrudCapacity(clients=1, window_s=1.0, rps=intervals.per_second(len(latencies), 1.0),
-                        p50_ms=intervals.quantile(latencies, 0.5))
-
-
 @pytest.mark.slow
 def test_inference_own_rps_answers_within_its_window(ctx: RunContext) -> None:
     measured = compass.inference_own_rps(ctx, clients=4, window_s=2)
@@ -154,20 +139,6 @@ def test_grpc_hop_pairs_every_call(ctx: RunContext) -> None:
     assert hop.low <= hop.estimate <= hop.high
 
 
-@pytest.mark.slow
-def test_metrics_overhead_is_a_rate_ratio_of_both_switches(ctx: RunContext) -> None:
-    started: list[str] = []
-
-    def capacity(running: RunningConfig) -> CrudCapacity:
-        metrics = httpx.get(f"{running.base_url}/metrics", timeout=10.0)
-        started.append("on" if metrics.status_code == 200 else metrics.json()["error"]["code"])
-        return _reads_for_a_second(running)
-
-    ratio = compass.metrics_overhead(ctx, "flask", capacity)
-    assert started == ["on", "metrics_off"]
-    assert ratio.n > 0 and ratio.bounded and 0 < ratio.low <= ratio.estimate <= ratio.high
-
-
 def test_measure_keeps_every_figure_it_got_and_says_why_one_is_missing(ctx: RunContext,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     own = compass.Throughput(answers=200, window_s=20.0, clients=8, failures={"AIOverloaded": 3})
@@ -176,8 +147,7 @@ def test_measure_keeps_every_figure_it_got_and_says_why_one_is_missing(ctx: RunC
         raise compass.CompassFailed("the inference service answered nothing")
 
     monkeypatch.setattr(compass, "grpc_hop", lambda _ctx, calls: intervals.quantile([1.0] * calls, 0.5))
-    monkeypatch.setattr(compass, "metrics_overhead", lambda _ctx, framework, _capacity: intervals.rate_ratio(
-        110, 8.0, 100, 8.0))
+    overhead = {"flask": intervals.geometric_mean([1.1, 1.05, 1.2])}
     configs = [_config("flask", "off", 100.0), _config("flask", "remote", 120.0), _config("django", "remote", None)]
     configs[1].ai_capacity = _capacity(intervals.per_second(40, 16.0))
     configs[2].ai_capacity = _capacity(intervals.per_second(60, 16.0))
@@ -189,20 +159,20 @@ def test_measure_keeps_every_figure_it_got_and_says_why_one_is_missing(ctx: RunC
         measured_without_reads.append(framework)
         return _capacity(intervals.per_second(80, 16.0))
 
-    assert compass.measure(ctx, configs, _reads_for_a_second, api_capacity) is None  # the quick profile: none of it
+    assert compass.measure(ctx, configs, overhead, api_capacity) is None  # the quick profile: none of it
     ctx.config = dataclasses.replace(ctx.config, compass=dataclasses.replace(ctx.config.compass, enabled=True))
-    figures = compass.measure(ctx, configs, _reads_for_a_second, api_capacity)
+    figures = compass.measure(ctx, configs, overhead, api_capacity)
     # the framework with the highest remote capacity in the run, measured again with no reads beside it
     assert measured_without_reads == ["django"] and any("django" in note for note in figures.notes)
     assert figures.api_remote_rps == intervals.per_second(80, 16.0)
     assert figures.remote_efficiency == intervals.rate_ratio(80, 16.0, 200, 20.0)
     assert figures.inference_own_rps == own.rps and any("AIOverloaded" in note for note in figures.notes)
     assert figures.grpc_hop_p50_ms.n == ctx.config.compass.hop_calls
-    assert set(figures.metrics_overhead) == set(ctx.config.compass.metrics_overhead_frameworks)
+    assert figures.metrics_overhead == overhead  # from the CRUD rotation, as it was measured
     assert figures.memory_remote_vs_off == {"flask": pytest.approx(1.2)}
 
     monkeypatch.setattr(compass, "inference_own_rps", no_service)
-    figures = compass.measure(ctx, configs, _reads_for_a_second, api_capacity)
+    figures = compass.measure(ctx, configs, overhead, api_capacity)
     assert figures.inference_own_rps is None and figures.remote_efficiency is None
     assert any("answered nothing" in note for note in figures.notes)
 

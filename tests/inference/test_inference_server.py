@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -240,3 +242,28 @@ def test_the_service_loads_no_http_layer():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "HTTP []" in result.stdout
+
+
+class PriorityRecordingEngine(FakeEngine):
+    """Notes the nice value of the thread each batch runs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nice: list[int] = []
+
+    def run_batch(self, task: Task, texts: list[str]) -> list:
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().run_batch(task, texts)
+
+
+@pytest.mark.parametrize("guard, yields", [("on", True), ("off", False)])
+def test_batches_run_at_lower_cpu_priority_only_with_the_guard_on(guard, yields):
+    engine = PriorityRecordingEngine()
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def scenario(server, channel, engine):
+        await wait_serving(server)
+        await pb_grpc.InferenceStub(channel).Sentiment(pb.TextBatch(texts=["fine"]), timeout=2)
+
+    run_with_server(scenario, engine, ai_guard=guard, ai_nice=4)
+    assert engine.nice == [min(19, ours + 4) if yields else ours]

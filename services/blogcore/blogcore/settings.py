@@ -65,6 +65,14 @@ class ModelSettings(BaseSettings):
     torch_threads: int = Field(0, ge=0, le=256)
     # Read by the APIs and the inference service alike, so one variable flips a whole deployment.
     ai_guard: AIGuard = AIGuard.ON
+    # With the guard on, the threads that run models lower their CPU priority by this much (Linux nice, per thread):
+    # where request handling and model work want the same core, the kernel runs the requests first. 0 = leave it.
+    ai_nice: int = Field(10, ge=0, le=19)
+
+    @property
+    def effective_ai_nice(self) -> int:
+        """The nice increment model threads take: the naive way (guard off) leaves them at the service's priority."""
+        return self.ai_nice if self.ai_guard == AIGuard.ON else 0
 
 
 class APISettings(ModelSettings):

@@ -14,6 +14,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from blogcore.ai.backend import Task
+from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
@@ -53,7 +54,8 @@ class InferenceServer:
         self.metrics = InferenceMetrics()
         # One model thread for all tasks: torch already spreads each batch over every core, so two models
         # computing at once would only fight over them.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model",
+                                            initializer=yield_cpu_to_requests, initargs=(settings.effective_ai_nice,))
         self.batchers = {task: self._batcher(task) for task in Task}
         self.servicer = InferenceServicer(
             engine,

@@ -13,7 +13,8 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from blogcore.ai.admission import DeadlineQueue, ServiceTimes, raise_if_gone
@@ -30,6 +31,7 @@ from blogcore.ai.backend import (
     Result,
     Task,
 )
+from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.engine import ModelEngine, configure_torch
 from blogcore.settings import AIGuard, APISettings
 
@@ -39,11 +41,12 @@ log = logging.getLogger(__name__)
 class _ProcessState:
     """What must not cross a fork: threads, locks, the executor and the admission queue."""
 
-    def __init__(self, concurrency: int):
+    def __init__(self, concurrency: int, nice: int):
         self.pid = os.getpid()
         self.slots = threading.BoundedSemaphore(concurrency)
         self.queue = DeadlineQueue(concurrency, ServiceTimes())
-        self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inference")
+        self.executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inference",
+                                           initializer=yield_cpu_to_requests, initargs=(nice,))
         self.warm_started = False
         self.phase = "starting"
         self.error: str | None = None
@@ -85,7 +88,7 @@ class InProcessBackend(AIBackend):
             with self._start_lock:
                 state = self._state
                 if state is None or state.pid != os.getpid():
-                    state = _ProcessState(self.settings.ai_max_concurrency)
+                    state = _ProcessState(self.settings.ai_max_concurrency, self.settings.effective_ai_nice)
                     self._state = state
                 if warm and not state.warm_started:
                     state.warm_started = True
@@ -94,6 +97,8 @@ class InProcessBackend(AIBackend):
 
     def _load_and_warm(self, state: _ProcessState) -> None:
         try:
+            # Before the first forward pass, so torch's threads inherit the lower priority
+            yield_cpu_to_requests(self.settings.effective_ai_nice)
             configure_torch(self.settings.effective_torch_threads)
             if not self.engine.loaded:
                 state.phase = "loading"
@@ -140,24 +145,31 @@ class InProcessBackend(AIBackend):
     # -- work ----------------------------------------------------------------------------------------------
 
     def run(self, task: Task, texts: list[str], client_gone: ClientGoneCheck = never_gone) -> list[Result]:
-        """Run one task on a batch in the calling thread, once admitted and given a slot."""
-        state, ticket = self._admit(task)
+        """Run one task on a batch on the inference pool, once admitted; the calling thread waits for it until the
+        deadline (a call not started by then is dropped)."""
+        future = self._submit(task, texts, client_gone)
         try:
-            return self._run_admitted(state, task, texts, time.monotonic(), client_gone)
-        finally:
-            state.queue.leave(ticket)
+            return future.result(timeout=self.settings.inference_timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise AITimeout(f"no answer from the model within {self.settings.inference_timeout_s:g} s") from None
 
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:
-        """The same on the inference thread pool, never on the event loop; cancelling it drops a queued call."""
+        """The same, never on the event loop; cancelling it drops a queued call."""
+        return await asyncio.wrap_future(self._submit(task, texts, never_gone))
+
+    def _submit(self, task: Task, texts: list[str], client_gone: ClientGoneCheck) -> Future[list[Result]]:
+        # Models run on the pool's threads, never the caller's: those threads yield the CPU to request handling
+        # (cpu_priority), which a request thread could not undo after its call without privileges.
         state, ticket = self._admit(task)
         try:
-            future = state.executor.submit(self._run_admitted, state, task, texts, time.monotonic(), never_gone)
+            future = state.executor.submit(self._run_admitted, state, task, texts, time.monotonic(), client_gone)
         except RuntimeError:  # executor shut down by close()
             state.queue.leave(ticket)
             raise AINotReady("the AI backend is closed") from None
         # Runs when the call ends, is cancelled before it started, or fails: the ticket is the work ahead of others.
         future.add_done_callback(lambda _: state.queue.leave(ticket))
-        return await asyncio.wrap_future(future)
+        return future
 
     def _admit(self, task: Task) -> tuple[_ProcessState, int | None]:
         state = self._process_state()
