@@ -198,7 +198,7 @@ def run_arm(ctx: RunContext, running: RunningConfig, guard: str, multiple: float
     label = "alone" if multiple == 0 else f"ai-{multiple:g}x-guard-{guard}"
     ctx.say(f"{running.framework}/{running.mode}",
             f"{label}: reads {crud_rate:.1f}/s" + (f" beside AI {ai_rate:.2f}/s" if ai_rate else "") + f", {window_s:.1f}s")
-    sampler = TreeSampler(running.roots(), interval_s=1.0).start()
+    sampler = TreeSampler(running.roots(), interval_s=1.0, cpus=ctx.service_cpus or ()).start()
     try:
         samples = run_load(ctx, running, label, Load(duration_s=lead_s + window_s, crud_rate=crud_rate, ai_rate=ai_rate,
                                                      read_after_s=lead_s))

@@ -14,7 +14,7 @@ from typing import Any
 from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
 from bench.model import ConfigResult, CrudCapacity, LoadArm, Run
-from bench.verdicts import Verdict, idle_api_pss, judging, ms, per_s, status_text, verdicts
+from bench.verdicts import Verdict, arm_name, idle_api_pss, judging, ms, per_s, status_text, verdicts
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
@@ -204,6 +204,18 @@ def _sample_sizes(run: Run) -> str:
             f"bounds); {open_p99} of {len(reads)} arm p99s have an open side")
 
 
+def _steal(run: Run) -> str:
+    """The CPU time a virtual machine's host took from the services during each arm (/proc/stat), summarised."""
+    shares = [(arm.server["host"]["steal_share"], f"{config.framework} {config.mode}, {arm_name(arm)}")
+              for config in run.configs for arm in config.arms if "host" in arm.server]
+    if not shares:
+        return "not recorded"
+    ordered = sorted(shares)
+    worst = ordered[-1]
+    return (f"median {ordered[len(ordered) // 2][0]:.1%} of their time over {len(shares)} arms, most {worst[0]:.1%} "
+            f"({worst[1]})")
+
+
 def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
     meta = run.metadata
     machine, pin = meta.machine, meta.pinning
@@ -225,6 +237,7 @@ def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
         f"- Steadiness of the CPUs (bench/steadiness.py), before: {steadiness.text(meta.steadiness_at_start)}; "
         f"after: {steadiness.text(meta.steadiness_at_end)}.",
         f"- Pinning: {pinning}.",
+        f"- Hypervisor steal on the service CPUs during the arms: {_steal(run)}.",
         "- Services: " + ", ".join(f"{key} {value}" for key, value in meta.services.items()) + ".",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta.packages.items()) + f"; {meta.k6_version}.",
         f"- Commit {meta.git_commit}{' (working tree had uncommitted changes)' if meta.git_dirty else ''}; run from "

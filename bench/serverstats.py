@@ -6,6 +6,7 @@ client's memory is never counted and a scrape does not add requests to the windo
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,17 @@ class TreeSeries:
         }
 
 
+def steal_ticks(cpus: tuple[int, ...]) -> int | None:
+    """Clock ticks the hypervisor took from these CPUs since boot (/proc/stat's steal column); None off Linux."""
+    try:
+        lines = open("/proc/stat", encoding="ascii").read().splitlines()
+    except OSError:
+        return None
+    wanted = {f"cpu{cpu}" for cpu in cpus}
+    # cpuN user nice system idle iowait irq softirq steal ...
+    return sum(int(line.split()[8]) for line in lines if line.split()[0] in wanted)
+
+
 def snapshot(root_pid: int) -> dict[str, float]:
     """One reading of a tree's memory (MiB), e.g. idle after start-up."""
     usage = tree_usage(root_pid)
@@ -63,8 +75,12 @@ def snapshot(root_pid: int) -> dict[str, float]:
 class TreeSampler:
     """Samples named service trees every interval_s in a background thread between start() and stop()."""
 
-    def __init__(self, roots: dict[str, int], interval_s: float = 1.0) -> None:
+    def __init__(self, roots: dict[str, int], interval_s: float = 1.0, cpus: tuple[int, ...] = ()) -> None:
         self._roots = roots
+        # On a virtual machine the hypervisor may run someone else on these CPUs mid-window: the steal it
+        # reports is recorded with the window, so a figure that moved can be read against it
+        self._cpus = cpus
+        self._steal_first: int | None = None
         self._interval = interval_s
         self._series = {name: TreeSeries() for name in roots}
         self._stop = threading.Event()
@@ -85,6 +101,7 @@ class TreeSampler:
 
     def start(self) -> "TreeSampler":
         self._started = time.monotonic()
+        self._steal_first = steal_ticks(self._cpus) if self._cpus else None
         self._sample()
         self._thread.start()
         return self
@@ -100,6 +117,10 @@ class TreeSampler:
             result["total"] = combine(result.values(), self._wall)
         elif result:
             result["total"] = dict(next(iter(result.values())))
+        steal_last = steal_ticks(self._cpus) if self._steal_first is not None else None
+        if steal_last is not None and self._wall > 0:
+            steal_s = (steal_last - self._steal_first) / os.sysconf("SC_CLK_TCK")
+            result["host"] = {"steal_s": steal_s, "steal_share": steal_s / (self._wall * len(self._cpus))}
         return result
 
 

@@ -1,5 +1,7 @@
 """The centre experiment's arithmetic: stability of the capacity windows, what an arm counts, censored reads."""
 
+from pathlib import Path
+
 import pytest
 
 from bench import centre, intervals
@@ -80,3 +82,21 @@ def test_past_capacity_a_guarded_arm_lasts_for_the_planned_refusals():
     assert centre.arm_seconds(plan, 1e6, refused) == max(plan.min_arm_s, plan.refusal_samples / 30.0)
     # Without the guard, and at or below capacity, nothing is refused by design: the reads set the length.
     assert centre.expected_refusals_rps("off", 2.5, 20.0) == 0.0 == centre.expected_refusals_rps("on", 1.0, 20.0)
+
+
+def test_an_arm_records_the_hypervisor_steal_on_the_service_cpus(tmp_path) -> None:
+    import os
+    import time
+
+    from bench.serverstats import TreeSampler, steal_ticks
+
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        pytest.skip("/proc/stat is Linux's")
+    cpus = tuple(sorted(os.sched_getaffinity(0)))[:1]
+    assert steal_ticks(cpus) is not None and steal_ticks(cpus) >= 0
+    sampler = TreeSampler({"runner": os.getpid()}, interval_s=0.1, cpus=cpus).start()
+    time.sleep(0.3)
+    host = sampler.stop()["host"]
+    assert host["steal_s"] >= 0 and 0 <= host["steal_share"] <= 1
+    assert "host" not in TreeSampler({"runner": os.getpid()}, interval_s=0.1).start().stop()  # no CPUs: not read
