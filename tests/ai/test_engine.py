@@ -142,3 +142,13 @@ def test_configure_torch_sets_the_threads_and_accepts_settings(tiny_settings):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_loading_and_warming_up_put_the_models_out_of_the_collectors_reach(tiny_engine):
+    import gc
+
+    tiny_engine.warm_up()
+    assert gc.get_freeze_count() > 100_000  # the models' objects: a full collection no longer walks them
+    started_with = gc.get_freeze_count()
+    gc.collect()
+    assert gc.get_freeze_count() == started_with
