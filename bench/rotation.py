@@ -128,11 +128,16 @@ def measure(ctx: RunContext, records: dict[str, ConfigResult]) -> Rotation:
     by_slot = read_samples_by(Path(record["samples_file"]), "slot")
     reads = [slot_reads(by_slot.get(str(index), Samples()), plan.crud_slot_warmup_s, plan.crud_capacity_s)
              for index in range(len(slots))]
-    return summarise(slots, reads, plan.crud_capacity_clients, plan.crud_capacity_s, ctx)
+    found = summarise(slots, reads, plan.crud_capacity_clients, plan.crud_capacity_s)
+    for name, capacity in found.capacities.items():
+        per_slot = [len(answered) / plan.crud_capacity_s for slot, answered in zip(slots, reads) if slot.name == name]
+        ctx.say(name, f"CRUD capacity {capacity.rps.text(0, '/s')} (per slot: {', '.join(f'{r:,.0f}' for r in per_slot)})")
+        if name in found.metrics_overhead:
+            ctx.say(name, f"METRICS off over on: {found.metrics_overhead[name].text(3)}")
+    return found
 
 
-def summarise(slots: list[Slot], reads: list[list[float]], clients: int, window_s: float,
-              ctx: RunContext | None = None) -> Rotation:
+def summarise(slots: list[Slot], reads: list[list[float]], clients: int, window_s: float) -> Rotation:
     """Per service the capacity over its slots; per twin pair the overhead over the rounds' adjacent slots."""
     rates: dict[str, list[float]] = {}
     latencies: dict[str, list[float]] = {}
@@ -148,13 +153,8 @@ def summarise(slots: list[Slot], reads: list[list[float]], clients: int, window_
             clients=clients, window_s=window_s * len(per_slot), slots=len(per_slot),
             rps=Interval(rps.estimate, rps.low, rps.high, len(latencies[name]), f"t over {len(per_slot)} slots"),
             p50_ms=intervals.quantile(latencies[name], 0.5))
-        if ctx:
-            ctx.say(name, f"CRUD capacity {found.capacities[name].rps.text(0, '/s')} (per slot: "
-                    f"{', '.join(f'{r:,.0f}' for r in per_slot)})")
         twin = rates.get(name + METRICS_OFF)
         if twin:
             found.metrics_overhead[name] = intervals.geometric_mean(
                 off / on for off, on in zip(twin, per_slot) if on > 0)
-            if ctx:
-                ctx.say(name, f"METRICS off over on: {found.metrics_overhead[name].text(3)}")
     return found
