@@ -276,3 +276,18 @@ def test_results_carry_the_model_that_computed_them():
             assert (title.model.model_id, tags.model.model_id) == ("fake/title", "fake/tags")
         finally:
             backend.close()
+
+
+def test_a_call_that_finds_the_service_gone_drops_the_cached_readiness():
+    port = free_port()
+    backend = backend_for(port, timeout_s=5)
+    try:
+        with ServerThread(FakeEngine(), grpc_port=port) as service:
+            service.wait_serving()
+            assert backend.readiness().ready  # cached for READINESS_CACHE_S
+        with pytest.raises(AIUnavailable):
+            backend.run(Task.TITLE, ["x"])
+        # within the cache's second: a probe now asks the service again and hears nothing
+        assert not backend.readiness().ready
+    finally:
+        backend.close()

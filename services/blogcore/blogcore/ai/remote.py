@@ -143,7 +143,7 @@ class RemoteBackend(AIBackend):
         try:
             response = method(pb.TextBatch(texts=texts), timeout=self.timeout_s)
         except grpc.RpcError as error:
-            raise _error_from_rpc(error) from None
+            raise self._failed(error) from None
         return self._read(task, response, len(texts))
 
     async def arun(self, task: Task, texts: list[str]) -> list[Result]:
@@ -151,8 +151,16 @@ class RemoteBackend(AIBackend):
         try:
             response = await method(pb.TextBatch(texts=texts), timeout=self.timeout_s)
         except grpc.RpcError as error:
-            raise _error_from_rpc(error) from None
+            raise self._failed(error) from None
         return self._read(task, response, len(texts))
+
+    def _failed(self, error: grpc.RpcError) -> AIError:
+        failure = _error_from_rpc(error)
+        if isinstance(failure, AIUnavailable):
+            # The service is gone: the next readiness probe asks it again instead of repeating a SERVING cached
+            # before the outage
+            self._readiness = None
+        return failure
 
     def model_info(self, task: Task) -> ModelInfo | None:
         info = self._infos.get(task)
