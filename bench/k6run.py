@@ -76,30 +76,34 @@ def _tags(extra: str) -> dict[str, str]:
 
 def read_samples(path: Path, target_name: str) -> Samples:
     """The scenario's requests (setup requests carry no target tag and are left out), one row per request."""
-    return read_samples_by(path, "target").get(target_name, Samples())
+    groups, text_words = _read_grouped(path, "target")
+    found = groups.get(target_name, Samples())
+    found.text_words.extend(text_words)
+    return found
 
 
 def read_samples_by(path: Path, tag: str) -> dict[str, Samples]:
     """Every tagged request of a k6 CSV output, grouped by the value of one tag (untagged requests are left out)."""
+    return _read_grouped(path, tag)[0]
+
+
+def _read_grouped(path: Path, tag: str) -> tuple[dict[str, Samples], list[float]]:
+    """The requests grouped by one tag's value, and the words of every AI text sent (k6 writes those untagged)."""
     groups: dict[str, Samples] = {}
+    text_words: list[float] = []
     with gzip.open(path, "rt", newline="") as handle:
         for row in csv.DictReader(handle):
             name = row["metric_name"]
             if name == TEXT_WORDS_METRIC:
-                # The texts' lengths are counted once, with the run's first group (k6 writes them untagged)
-                groups.setdefault("", Samples()).text_words.append(float(row["metric_value"]))
+                text_words.append(float(row["metric_value"]))
                 continue
             if name != "http_req_duration":
                 continue
             tags = _tags(row.get("extra_tags") or "")
             group = tags.get(tag)
-            if not group or "target" not in tags:
-                continue
-            _add(groups.setdefault(group, Samples()), row, tags)
-    words = groups.pop("", Samples()).text_words
-    if words:
-        next(iter(groups.values()), Samples()).text_words.extend(words)
-    return groups
+            if group and "target" in tags:
+                _add(groups.setdefault(group, Samples()), row, tags)
+    return groups, text_words
 
 
 def _add(samples: Samples, row: dict[str, str], tags: dict[str, str]) -> None:

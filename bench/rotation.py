@@ -40,6 +40,8 @@ class Slot:
 @dataclass
 class Rotation:
     capacities: dict[str, CrudCapacity] = field(default_factory=dict)
+    # reads per second in each of a service's slots, in the order they were read
+    slot_rates: dict[str, list[float]] = field(default_factory=dict)
     # CRUD capacity with METRICS=off over METRICS=on, per framework that had a twin
     metrics_overhead: dict[str, Interval] = field(default_factory=dict)
 
@@ -130,8 +132,8 @@ def measure(ctx: RunContext, records: dict[str, ConfigResult]) -> Rotation:
              for index in range(len(slots))]
     found = summarise(slots, reads, plan.crud_capacity_clients, plan.crud_capacity_s)
     for name, capacity in found.capacities.items():
-        per_slot = [len(answered) / plan.crud_capacity_s for slot, answered in zip(slots, reads) if slot.name == name]
-        ctx.say(name, f"CRUD capacity {capacity.rps.text(0, '/s')} (per slot: {', '.join(f'{r:,.0f}' for r in per_slot)})")
+        per_slot = ", ".join(f"{rate:,.0f}" for rate in found.slot_rates[name])
+        ctx.say(name, f"CRUD capacity {capacity.rps.text(0, '/s')} (per slot: {per_slot})")
         if name in found.metrics_overhead:
             ctx.say(name, f"METRICS off over on: {found.metrics_overhead[name].text(3)}")
     return found
@@ -144,7 +146,7 @@ def summarise(slots: list[Slot], reads: list[list[float]], clients: int, window_
     for slot, answered in zip(slots, reads):
         rates.setdefault(slot.name, []).append(len(answered) / window_s)
         latencies.setdefault(slot.name, []).extend(answered)
-    found = Rotation()
+    found = Rotation(slot_rates=rates)
     for name, per_slot in rates.items():
         if name.endswith(METRICS_OFF):
             continue
