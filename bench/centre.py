@@ -176,9 +176,9 @@ def ai_outcome(samples: Samples, rate: float, window_s: float, slo: SloConfig) -
     )
 
 
-def arm_seconds(plan: PlanConfig, crud_rate: float, refused_rps: float = 0.0) -> float:
+def arm_seconds(plan: PlanConfig, crud_rate: float, refused_rps: float = 0.0, alone: bool = False) -> float:
     """Long enough for the planned reads at this rate and the planned refusals, never shorter than min_arm_s."""
-    needed = [plan.min_arm_s, plan.crud_samples / crud_rate]
+    needed = [plan.min_arm_s, (plan.alone_samples if alone else plan.crud_samples) / crud_rate]
     if refused_rps > 0:
         needed.append(plan.refusal_samples / refused_rps)
     return max(needed)
@@ -192,7 +192,7 @@ def expected_refusals_rps(guard: str, multiple: float, capacity_rps: float) -> f
 def run_arm(ctx: RunContext, running: RunningConfig, guard: str, multiple: float, crud_rate: float,
             capacity_rps: float) -> LoadArm:
     plan = ctx.config.plan
-    window_s = arm_seconds(plan, crud_rate, expected_refusals_rps(guard, multiple, capacity_rps))
+    window_s = arm_seconds(plan, crud_rate, expected_refusals_rps(guard, multiple, capacity_rps), alone=multiple == 0)
     ai_rate = multiple * capacity_rps
     lead_s = plan.ai_lead_s if ai_rate else 0.0
     label = "alone" if multiple == 0 else f"ai-{multiple:g}x-guard-{guard}"
@@ -307,7 +307,7 @@ def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 150.0, ai_c
     each run)."""
     def arm_s(guard: str = "on", multiple: float = 0.0) -> float:
         refused = expected_refusals_rps(guard, multiple, ai_capacity_guess)
-        return arm_seconds(plan, first_crud_rate_guess, refused) + plan.cutoff_s + 1.5
+        return arm_seconds(plan, first_crud_rate_guess, refused, alone=multiple == 0) + plan.cutoff_s + 1.5
 
     total = 0.0
     for _framework in plan.frameworks:

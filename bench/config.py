@@ -88,6 +88,9 @@ class PlanConfig:
     crud_fraction: Annotated[float, Field(strict=True, gt=0, le=1)] = 0.2
     # ... for long enough to send this many reads (a p99 with both bounds needs 368, bench/intervals.py)
     crud_samples: Count = 1000
+    # ... and in the arm with no AI, which every interference verdict compares with, this many: the upper bound of
+    # its p99 is what decides those verdicts
+    alone_samples: Count = 2000
     # ... and, past capacity with the guard on, long enough to expect this many refusals for their p99
     refusal_samples: Count = 500
     min_arm_s: AtLeastOneSecond = 10

@@ -121,8 +121,8 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
             lines += [_arm_row(config, arm) for arm in ordered]
     lines += ["", "**Interference** (CRUD beside AI against the same reads with no AI on the same service, models "
               "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin):", ""] + _verdict_lines(told["interference"])
-    lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept only where the whole interval "
-              "keeps it by the judgement margin, broken only where it misses it by the margin):", ""] + _verdict_lines(told["guard"])
+    lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept where the whole interval is inside "
+              "the objective, broken where it is wholly outside, \"cannot tell\" where it straddles):", ""] + _verdict_lines(told["guard"])
     if images.get("crud_p99_against_ai"):
         lines += ["", f"![CRUD p99 against AI load]({images['crud_p99_against_ai'].name})"]
     return lines

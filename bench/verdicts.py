@@ -87,25 +87,27 @@ def per_s(value: Interval | None) -> str:
 # -- the guard's promises ---------------------------------------------------------------------------------------
 
 
-def _within(figure: Interval | None, limit: float, margin: float) -> str:
-    """kept when the upper bound is under the limit by the margin, broken when the lower bound is over it by the
-    margin: a figure near its objective is "cannot tell", so the verdict does not flip between two runs."""
+def _within(figure: Interval | None, limit: float) -> str:
+    """kept when the whole interval is at or under the objective, broken when the whole interval is over it.
+
+    No margin here, unlike between two figures: an objective is a fixed line, not a second measurement drifting
+    with the host, and the objectives already leave room (a margin would make the 80 % goodput promise 96 %)."""
     if figure is None or figure.estimate is None:
         return CANNOT_TELL
-    if figure.high is not None and figure.high * margin <= limit:
+    if figure.high is not None and figure.high <= limit:
         return "kept"
-    if figure.low is not None and figure.low > limit * margin:
+    if figure.low is not None and figure.low > limit:
         return "broken"
     return CANNOT_TELL
 
 
-def _at_least(figure: Interval | None, floor: float, margin: float) -> str:
-    """kept when the lower bound is above the floor by the margin, broken when the upper bound is under it by it."""
+def _at_least(figure: Interval | None, floor: float) -> str:
+    """kept when the whole interval is at or above the floor, broken when the whole interval is under it."""
     if figure is None or figure.estimate is None:
         return CANNOT_TELL
-    if figure.low is not None and figure.low >= floor * margin:
+    if figure.low is not None and figure.low >= floor:
         return "kept"
-    if figure.high is not None and figure.high * margin < floor:
+    if figure.high is not None and figure.high < floor:
         return "broken"
     return CANNOT_TELL
 
@@ -121,7 +123,7 @@ def _goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
     return intervals.rate_ratio(served[0], served[1], capacity[0], capacity[1])
 
 
-def guard_promises(config: ConfigResult, slo: SloConfig, judgement: JudgementConfig) -> list[Verdict]:
+def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
     """Per guard, at the highest AI multiple measured: reads in time and answered, AI answered or refused fast."""
     out = []
     for guard in ("on", "off"):
@@ -134,7 +136,7 @@ def guard_promises(config: ConfigResult, slo: SloConfig, judgement: JudgementCon
         crud, ai = arm.crud, arm.ai
         unanswered = crud.offered - crud.answered
         out.append(Verdict(f"{key}/crud_p99", f"{where}: CRUD p99 within {slo.crud_p99_ms:g} ms",
-                           _within(crud.p99_ms, slo.crud_p99_ms, judgement.latency_ratio),
+                           _within(crud.p99_ms, slo.crud_p99_ms),
                            f"CRUD p99 {ms(crud.p99_ms)}"))
         out.append(Verdict(f"{key}/reads_answered", f"{where}: every read answered 200",
                            "kept" if crud.non_200 == 0 and unanswered == 0 else "broken",
@@ -145,12 +147,12 @@ def guard_promises(config: ConfigResult, slo: SloConfig, judgement: JudgementCon
         refused = ai.refusal_p99_ms
         out.append(Verdict(f"{key}/refusal_p99", f"{where}: refusals within {slo.refusal_p99_ms:g} ms (p99)",
                            "no refusals" if refused is None or refused.n == 0
-                           else _within(refused, slo.refusal_p99_ms, judgement.latency_ratio),
+                           else _within(refused, slo.refusal_p99_ms),
                            f"refusal p99 {ms(refused)}" if refused is not None else "no request was refused"))
         # Below capacity the AI offered caps what can be served: the promise scales with it.
         share = slo.goodput_of_capacity * min(1.0, arm.ai_multiple)
         ratio = _goodput_share(arm, config)
-        state = _at_least(ratio, share, judgement.rate_ratio)
+        state = _at_least(ratio, share)
         out.append(Verdict(f"{key}/goodput", f"{where}: AI goodput at least {share:.0%} of the AI capacity",
                            state, f"goodput {per_s(ai.goodput_rps)} = {ratio.text(2) if ratio else 'n/a'} "
                                   f"x capacity {per_s(config.ai_capacity.rps if config.ai_capacity else None)}"))
@@ -358,7 +360,7 @@ def verdicts(run: Run, config: JudgementConfig, slo: SloConfig) -> list[Verdict]
     out: list[Verdict] = []
     for found in run.configs:
         if found.mode in AI_MODES:
-            out += guard_promises(found, slo, config)
+            out += guard_promises(found, slo)
     for found in run.configs:
         out += interference(run, found, config)
     return out + who_copes_best(run, config) + claims(run, config)

@@ -24,7 +24,7 @@ def tiny_config(tmp_path: Path, **plan) -> Path:
     """The default config cut down to Flask, AI off, two short rounds of the CRUD rotation."""
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     plan = {"frameworks": ["flask"], "modes": ["off"], "crud_capacity_clients": 4, "crud_capacity_s": 1,
-            "crud_capacity_rounds": 2, "crud_slot_warmup_s": 0.5, "crud_samples": 20, "refusal_samples": 20,
+            "crud_capacity_rounds": 2, "crud_slot_warmup_s": 0.5, "crud_samples": 20, "alone_samples": 20, "refusal_samples": 20,
             "steadiness_probe_s": 0.5, "min_arm_s": 2, "warmup_s": 0.5, "cutoff_s": 1, **plan}
     lines = ["[plan]"] + [f"{k} = {json.dumps(v)}" for k, v in plan.items()]
     lines += ["[slo]", "[judgement]", "[compass]", "enabled = false", "[services]", "web_workers = 1", "web_threads = 2",

@@ -64,6 +64,14 @@ def test_an_arm_lasts_for_the_planned_reads_but_never_less_than_the_minimum():
     assert centre.arm_seconds(plan, 1e6) == plan.min_arm_s
 
 
+def test_the_arm_with_no_ai_lasts_for_its_own_larger_sample():
+    plan = load_config().plan
+    rate = plan.crud_samples / plan.min_arm_s
+    assert plan.alone_samples > plan.crud_samples
+    assert centre.arm_seconds(plan, rate) == plan.min_arm_s
+    assert centre.arm_seconds(plan, rate, alone=True) == pytest.approx(plan.alone_samples / rate)
+
+
 def test_ai_places_follow_workers_and_bulkhead():
     svc = load_config().services
     assert centre.ai_places(svc) == svc.web_workers * (svc.ai_bulkhead or svc.web_threads // 2)
