@@ -33,6 +33,7 @@ from bench.config import ServicesConfig, load_config
 from bench.k6run import Samples, read_samples, run_window
 from bench.processes import stop_all
 from bench.services import start_config
+from bench.verdicts import at_least, within
 
 FRAMEWORKS = catalog.frameworks()
 # The AI modes: "off" has no AI to overload.
@@ -135,25 +136,12 @@ def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:
 
     def below(name: str, limit: float) -> str:
         found = intervals.Interval.from_dict(figures.get(name))
-        if found is None or found.estimate is None:
-            return "no samples"
-        if found.high is not None and found.high <= limit:
-            return "kept"
-        if found.low is not None and found.low > limit:
-            return "broken"
-        return "cannot tell"
+        return "no samples" if found is None or found.estimate is None else within(found, limit)
 
-    ratio = goodput_of_knee(figures, plan)
-    if ratio.low is not None and ratio.low >= GOODPUT_OF_KNEE:
-        goodput_verdict = "kept"
-    elif ratio.high is not None and ratio.high < GOODPUT_OF_KNEE:
-        goodput_verdict = "broken"
-    else:
-        goodput_verdict = "cannot tell"
     return {
         "crud_p99": below("crud_p99_ms", CRUD_P99_MS),
         "refusal_p99": below("refusal_p99_ms", REFUSAL_P99_MS) if figures["refusal_p99_ms"] else "no refusals",
-        "goodput": goodput_verdict,
+        "goodput": at_least(goodput_of_knee(figures, plan), GOODPUT_OF_KNEE),
         # every read offered was sent (k6's arrival schedule may round one off) and answered 200
         "crud_all_200": "kept" if figures["crud_non_200"] == 0 and figures["crud_requests"] >= offered_reads(plan) - 1
         else "broken",

@@ -87,7 +87,7 @@ def per_s(value: Interval | None) -> str:
 # -- the guard's promises ---------------------------------------------------------------------------------------
 
 
-def _within(figure: Interval | None, limit: float) -> str:
+def within(figure: Interval | None, limit: float) -> str:
     """kept when the whole interval is at or under the objective, broken when the whole interval is over it.
 
     No margin here, unlike between two figures: an objective is a fixed line, not a second measurement drifting
@@ -101,7 +101,7 @@ def _within(figure: Interval | None, limit: float) -> str:
     return CANNOT_TELL
 
 
-def _at_least(figure: Interval | None, floor: float) -> str:
+def at_least(figure: Interval | None, floor: float) -> str:
     """kept when the whole interval is at or above the floor, broken when the whole interval is under it."""
     if figure is None or figure.estimate is None:
         return CANNOT_TELL
@@ -136,7 +136,7 @@ def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
         crud, ai = arm.crud, arm.ai
         unanswered = crud.offered - crud.answered
         out.append(Verdict(f"{key}/crud_p99", f"{where}: CRUD p99 within {slo.crud_p99_ms:g} ms",
-                           _within(crud.p99_ms, slo.crud_p99_ms),
+                           within(crud.p99_ms, slo.crud_p99_ms),
                            f"CRUD p99 {ms(crud.p99_ms)}"))
         out.append(Verdict(f"{key}/reads_answered", f"{where}: every read answered 200",
                            "kept" if crud.non_200 == 0 and unanswered == 0 else "broken",
@@ -147,12 +147,12 @@ def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
         refused = ai.refusal_p99_ms
         out.append(Verdict(f"{key}/refusal_p99", f"{where}: refusals within {slo.refusal_p99_ms:g} ms (p99)",
                            "no refusals" if refused is None or refused.n == 0
-                           else _within(refused, slo.refusal_p99_ms),
+                           else within(refused, slo.refusal_p99_ms),
                            f"refusal p99 {ms(refused)}" if refused is not None else "no request was refused"))
         # Below capacity the AI offered caps what can be served: the promise scales with it.
         share = slo.goodput_of_capacity * min(1.0, arm.ai_multiple)
         ratio = _goodput_share(arm, config)
-        state = _at_least(ratio, share)
+        state = at_least(ratio, share)
         out.append(Verdict(f"{key}/goodput", f"{where}: AI goodput at least {share:.0%} of the AI capacity",
                            state, f"goodput {per_s(ai.goodput_rps)} = {ratio.text(2) if ratio else 'n/a'} "
                                   f"x capacity {per_s(config.ai_capacity.rps if config.ai_capacity else None)}"))
