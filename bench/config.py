@@ -90,7 +90,7 @@ class PlanConfig:
     crud_samples: Count = 1000
     # ... and in the arm with no AI, which every interference verdict compares with, this many: the upper bound of
     # its p99 is what decides those verdicts
-    alone_samples: Count = 2000
+    alone_samples: Count = 1500
     # ... and, past capacity with the guard on, long enough to expect this many refusals for their p99
     refusal_samples: Count = 500
     min_arm_s: AtLeastOneSecond = 10

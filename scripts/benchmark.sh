@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark in one command: prepare the virtual environment if needed, run the default matrix (synthetic
-# light models, about 15 minutes on 2 cores) and write results/<run-id>/result.json and reports/<run-id>/report.md.
+# tiny models, about 15 minutes on 2 cores) and write results/<run-id>/result.json and reports/<run-id>/report.md.
 #   scripts/benchmark.sh            default run
 #   scripts/benchmark.sh --quick    smoke run, about 3 minutes
 #   scripts/benchmark.sh --full     long windows, every scenario, full-size models (for bigger machines)
