@@ -79,14 +79,15 @@ def interval_figures(run: Run) -> dict[str, Interval]:
     return out
 
 
-def margin_of(path: str, judgement: JudgementConfig) -> float:
-    return judgement.latency_ratio if path.endswith("_ms") else judgement.rate_ratio
+def margin_of(path: str, judgement: JudgementConfig) -> tuple[float, float]:
+    """The ratio and the absolute floor a change of this figure must exceed: a latency's or a rate's."""
+    return (judgement.latency_ratio, judgement.latency_floor_ms) if path.endswith("_ms") else (judgement.rate_ratio, 0.0)
 
 
-def _figure_mark(a: Interval | None, b: Interval | None, margin: float) -> str:
+def _figure_mark(a: Interval | None, b: Interval | None, margin: tuple[float, float]) -> str:
     if a is None or b is None:
         return "only in " + ("B" if a is None else "A")
-    side = intervals.order_by_margin(b, a, margin)
+    side = intervals.order_by_margin(b, a, *margin)
     return {1: "changed: higher", -1: "changed: lower", 0: SAME}[side]
 
 

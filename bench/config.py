@@ -135,6 +135,8 @@ class JudgementConfig:
     "the same within the margin" even when the intervals separate."""
 
     latency_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.5
+    # ... and two latencies must differ by more than this many ms as well
+    latency_floor_ms: Annotated[float, Field(strict=True, ge=0)] = 25
     rate_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.2
     memory_ratio: Annotated[float, Field(strict=True, ge=1)] = 1.05
 

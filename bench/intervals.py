@@ -216,15 +216,17 @@ def quantile_with_unanswered(answered: Sequence[float], unanswered: int, cutoff:
     return Interval(estimate, found.low, high, found.n, method, confidence)
 
 
-def order_by_margin(a: Interval | None, b: Interval | None, margin: float) -> int:
-    """order(a, b), kept only when the nearer bounds also differ by more than the margin (a ratio >= 1).
+def order_by_margin(a: Interval | None, b: Interval | None, margin: float, floor: float = 0.0) -> int:
+    """order(a, b), kept only when the nearer bounds also differ by more than the margin (a ratio >= 1) and by
+    more than the floor (an absolute difference, in the figures' unit).
 
     Separation alone flips between two runs when the intervals barely part; the margin keeps a verdict from
-    changing with differences too small to matter."""
+    changing with differences too small to matter, and the floor does so where a ratio grows with the host's
+    speed rather than the effect (the same 1 ms added to 1 ms or to 2.5 ms)."""
     side = order(a, b)
-    if side < 0 and not _exceeds(b.low, a.high, margin):
+    if side < 0 and not _exceeds(b.low, a.high, margin, floor):
         return 0
-    if side > 0 and not _exceeds(a.low, b.high, margin):
+    if side > 0 and not _exceeds(a.low, b.high, margin, floor):
         return 0
     return side
 
@@ -240,8 +242,8 @@ def order_readings(a: float | None, b: float | None, margin: float) -> int:
     return 0
 
 
-def _exceeds(larger: float, smaller: float, margin: float) -> bool:
-    return larger > smaller * margin
+def _exceeds(larger: float, smaller: float, margin: float, floor: float = 0.0) -> bool:
+    return larger > smaller * margin and larger - smaller > floor
 
 
 def count_and_seconds(rate: Interval) -> tuple[int, float] | None:

@@ -120,7 +120,7 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
             ordered = sorted(config.arms, key=lambda a: (a.guard != "on", a.ai_multiple))
             lines += [_arm_row(config, arm) for arm in ordered]
     lines += ["", "**Interference** (CRUD beside AI against the same reads with no AI on the same service, models "
-              "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin):", ""] + _verdict_lines(told["interference"])
+              "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin and floor):", ""] + _verdict_lines(told["interference"])
     lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept where the whole interval is inside "
               "the objective, broken where it is wholly outside, \"cannot tell\" where it straddles):", ""] + _verdict_lines(told["guard"])
     if images.get("crud_p99_against_ai"):
@@ -228,7 +228,8 @@ def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
         f"{slo.ai_answer_ms:g} ms; refusal p99 <= {slo.refusal_p99_ms:g} ms; goodput >= "
         f"{slo.goodput_of_capacity:.0%} of the AI capacity.",
         f"- Judgement: a figure is better than another only when their 95 % intervals separate and the nearer bounds "
-        f"differ by more than x{judgement.latency_ratio:g} (latency), x{judgement.rate_ratio:g} (rates) or "
+        f"differ by more than x{judgement.latency_ratio:g} and {judgement.latency_floor_ms:g} ms (latency), "
+        f"x{judgement.rate_ratio:g} (rates) or "
         f"x{judgement.memory_ratio:g} (memory, single readings: the margin alone); otherwise \"cannot tell\".",
         f"- Sample sizes: {_sample_sizes(run)}.",
         f"- Machine: {machine.cpu_model}, {machine.cpu_count} cores, {machine.memory_gib:g} GiB, {machine.platform}, "

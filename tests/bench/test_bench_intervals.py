@@ -125,6 +125,13 @@ def test_order_by_margin_needs_separation_and_the_nearer_bounds_beyond_the_margi
     assert intervals.order_by_margin(a, None, 1.0) == 0
 
 
+def test_order_by_margin_with_a_floor_needs_the_nearer_bounds_that_far_apart_as_well():
+    a, b = Interval(2.0, 1.9, 2.1, 100, "x"), Interval(4.0, 3.8, 4.2, 100, "x")
+    assert intervals.order_by_margin(a, b, 1.5) == -1  # 3.8 / 2.1 = 1.8
+    assert intervals.order_by_margin(a, b, 1.5, floor=1.69) == -1 and intervals.order_by_margin(b, a, 1.5, 1.69) == 1
+    assert intervals.order_by_margin(a, b, 1.5, floor=1.71) == 0 and intervals.order_by_margin(b, a, 1.5, 1.71) == 0
+
+
 def test_single_readings_are_told_apart_by_the_margin_alone():
     assert intervals.order_readings(100.0, 104.0, 1.05) == 0
     assert intervals.order_readings(100.0, 106.0, 1.05) == -1

@@ -43,7 +43,7 @@ def test_claims_leads_memory_and_method_come_from_the_run(tmp_path):
     assert "inprocess: highest AI capacity: **fastapi**" in text
     assert "| flask | inprocess | 600 | — | 420 | 90 MiB (2 workers) |" in text  # (600 - 420) / 2 workers
     assert "CPU [0]" in text and "CPU [1]" in text and "wall time 14.0 min against a budget of 15.0 min" in text
-    assert "x1.25 (latency)" in text and "gRPC hop p50" in text
+    assert "x1.25 and 0 ms (latency)" in text and "gRPC hop p50" in text
 
 
 def test_report_survives_a_failed_config_no_compass_and_an_interrupted_run(tmp_path):

@@ -82,8 +82,14 @@ def test_goodput_promise_against_the_capacity_counts(served, state):
 
 def test_the_guard_off_service_breaks_its_promises_past_capacity():
     states = told(make_run())
-    for promise in ("crud_p99", "reads_answered", "ai_statuses", "goodput"):
+    for promise in ("crud_p99", "reads_answered", "ai_statuses"):
         assert states[f"guard/flask/inprocess/off/{promise}"] == "broken", promise
+
+
+def test_the_guard_off_service_gets_no_goodput_verdict_from_an_arm_its_queue_outgrows():
+    states = told(make_run())
+    assert "guard/flask/inprocess/on/goodput" in states
+    assert not any(key.startswith("guard/") and "/off/" in key and key.endswith("/goodput") for key in states)
 
 
 @pytest.mark.parametrize(("beside", "state"), [
@@ -98,6 +104,20 @@ def test_interference_is_slower_only_beyond_the_latency_margin(beside, state):
     config.arm("on", 0).crud.p99_ms = iv(5, 7.5)
     config.arm("on", 1.0).crud.p99_ms = beside
     assert told(run)["interference/django/remote/on/1x/crud_p99"] == state
+
+
+@pytest.mark.parametrize(("beside", "state"), [
+    (iv(12, 14), "cannot tell"),  # 1.6 times the alone bound, but 4.5 ms more: under the 25 ms floor
+    (iv(33, 40), "slower"),  # 33 - 7.5 = 25.5 ms, and 4.4 times
+    (iv(500, 900), "slower"),
+])
+def test_interference_is_slower_only_beyond_the_latency_floor_as_well(beside, state):
+    run = make_run()
+    config = run.config("django", "remote")
+    config.arm("on", 0).crud.p99_ms = iv(5, 7.5)
+    config.arm("on", 1.0).crud.p99_ms = beside
+    floored = JudgementConfig(latency_ratio=1.25, latency_floor_ms=25.0, rate_ratio=1.10, memory_ratio=1.05)
+    assert {v.key: v.state for v in verdicts(run, floored, SLO)}["interference/django/remote/on/1x/crud_p99"] == state
 
 
 def test_a_framework_leads_only_when_beyond_the_margin_from_every_other():
