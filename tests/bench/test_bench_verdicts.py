@@ -1,5 +1,7 @@
 """bench.verdicts: every verdict flips when the numbers cross its objective or margin, and says "cannot tell" between."""
 
+import dataclasses
+
 import pytest
 from runs import JUDGEMENT, PROFILE, Profile, crud, make_run
 
@@ -92,32 +94,21 @@ def test_the_guard_off_service_gets_no_goodput_verdict_from_an_arm_its_queue_out
     assert not any(key.startswith("guard/") and "/off/" in key and key.endswith("/goodput") for key in states)
 
 
-@pytest.mark.parametrize(("beside", "state"), [
-    (iv(12, 14), "slower"),  # 12 / 7.5 = 1.6 beyond the margin
-    (iv(8, 9), "cannot tell"),  # separated from [5, 7.5] but 8 / 7.5 < 1.25
-    (iv(6, 8), "cannot tell"),  # overlapping
-    (iv(2, 3), "faster"),
+@pytest.mark.parametrize(("beside", "floor", "state"), [
+    (iv(12, 14), 0, "slower"),  # 12 / 7.5 = 1.6 beyond the margin
+    (iv(8, 9), 0, "cannot tell"),  # separated from [5, 7.5] but 8 / 7.5 < 1.25
+    (iv(6, 8), 0, "cannot tell"),  # overlapping
+    (iv(2, 3), 0, "faster"),
+    (iv(12, 14), 25, "cannot tell"),  # 1.6 times the alone bound, but 4.5 ms more: under the floor
+    (iv(33, 40), 25, "slower"),  # 33 - 7.5 = 25.5 ms, and 4.4 times
 ])
-def test_interference_is_slower_only_beyond_the_latency_margin(beside, state):
+def test_interference_is_slower_only_beyond_the_latency_margin_and_floor(beside, floor, state):
     run = make_run()
     config = run.config("django", "remote")
     config.arm("on", 0).crud.p99_ms = iv(5, 7.5)
     config.arm("on", 1.0).crud.p99_ms = beside
-    assert told(run)["interference/django/remote/on/1x/crud_p99"] == state
-
-
-@pytest.mark.parametrize(("beside", "state"), [
-    (iv(12, 14), "cannot tell"),  # 1.6 times the alone bound, but 4.5 ms more: under the 25 ms floor
-    (iv(33, 40), "slower"),  # 33 - 7.5 = 25.5 ms, and 4.4 times
-    (iv(500, 900), "slower"),
-])
-def test_interference_is_slower_only_beyond_the_latency_floor_as_well(beside, state):
-    run = make_run()
-    config = run.config("django", "remote")
-    config.arm("on", 0).crud.p99_ms = iv(5, 7.5)
-    config.arm("on", 1.0).crud.p99_ms = beside
-    floored = JudgementConfig(latency_ratio=1.25, latency_floor_ms=25.0, rate_ratio=1.10, memory_ratio=1.05)
-    assert {v.key: v.state for v in verdicts(run, floored, SLO)}["interference/django/remote/on/1x/crud_p99"] == state
+    judgement = dataclasses.replace(JUDGEMENT, latency_floor_ms=float(floor))
+    assert {v.key: v.state for v in verdicts(run, judgement, SLO)}["interference/django/remote/on/1x/crud_p99"] == state
 
 
 def test_a_framework_leads_only_when_beyond_the_margin_from_every_other():
