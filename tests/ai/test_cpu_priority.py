@@ -1,9 +1,11 @@
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from blogcore.ai.cpu_priority import yield_cpu_to_requests
+from blogcore.ai.cpu_priority import AUTOGROUP, yield_cpu_to_requests, yield_session_to_requests
 from blogcore.settings import APISettings
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice is a Linux feature")
@@ -66,3 +68,33 @@ def test_the_guard_decides_whether_model_threads_yield():
     assert APISettings(ai_guard="off", ai_nice=10).effective_ai_nice == 0
     with pytest.raises(ValueError):
         APISettings(ai_nice=20)
+
+
+def test_a_session_leader_lowers_its_autogroup_by_the_increment(tmp_path, monkeypatch):
+    autogroup = tmp_path / "autogroup"
+    autogroup.write_text("/autogroup-42 nice 2\n")
+    monkeypatch.setattr(os, "getsid", lambda pid: os.getpid())
+    assert yield_session_to_requests(10, autogroup)
+    assert autogroup.read_text() == "12"
+    autogroup.write_text("/autogroup-42 nice 15\n")
+    assert yield_session_to_requests(10, autogroup) and autogroup.read_text() == "19"
+
+
+def test_a_process_that_shares_its_session_or_has_nothing_to_yield_leaves_the_group_alone(tmp_path, monkeypatch):
+    autogroup = tmp_path / "autogroup"
+    autogroup.write_text("/autogroup-42 nice 0\n")
+    monkeypatch.setattr(os, "getsid", lambda pid: os.getpid() + 1)
+    assert not yield_session_to_requests(10, autogroup)
+    monkeypatch.setattr(os, "getsid", lambda pid: os.getpid())
+    assert not yield_session_to_requests(0, autogroup)
+    assert autogroup.read_text() == "/autogroup-42 nice 0\n"
+    assert not yield_session_to_requests(10, tmp_path / "missing")
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="no autogroup in this kernel")
+def test_a_service_in_its_own_session_lowers_its_real_autogroup():
+    code = ("from blogcore.ai.cpu_priority import AUTOGROUP, yield_session_to_requests\n"
+            "print(yield_session_to_requests(7), AUTOGROUP.read_text().split()[-1])")
+    found = subprocess.run([sys.executable, "-c", code], start_new_session=True, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split()
+    assert found == ["True", "7"]

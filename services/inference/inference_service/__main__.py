@@ -10,6 +10,7 @@ import asyncio  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
+from blogcore.ai.cpu_priority import yield_session_to_requests  # noqa: E402
 from inference_service.server import serve  # noqa: E402
 from inference_service.settings import InferenceSettings  # noqa: E402
 
@@ -19,6 +20,10 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    # The model thread lowers its own nice (server.py); where the kernel shares a core between sessions first,
+    # the whole service must step back as well, or it takes half the core the APIs share with it.
+    if yield_session_to_requests(settings.effective_ai_nice):
+        logging.getLogger(__name__).info("session CPU priority lowered by %d (autogroup)", settings.effective_ai_nice)
     sys.exit(asyncio.run(serve(settings)))
 
 

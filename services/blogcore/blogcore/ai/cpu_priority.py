@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +29,27 @@ def yield_cpu_to_requests(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
     except OSError:
         log.warning("could not lower the model thread's CPU priority", exc_info=True)
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def yield_session_to_requests(nice: int, autogroup: Path = AUTOGROUP) -> bool:
+    """Lower this process's whole session against other sessions by nice, where Linux groups sessions; True if done.
+
+    With autogroup (on by default in many distributions, and on the VM this project is measured on) the kernel
+    shares a core between sessions first and by nice only within one: a service in a session of its own, as the
+    benchmark and the tests start the inference service, took half of the core it shared with the API past capacity,
+    however low its model thread's nice. Only a session leader does this, since in a shared terminal session it would
+    slow every process of it, the APIs too. In containers and systemd units their cgroups share the CPU instead, and
+    this changes nothing: give the inference service a lower CPU weight there (README).
+    """
+    if nice <= 0 or os.getsid(0) != os.getpid():
+        return False
+    try:
+        current = int(autogroup.read_text().rsplit("nice", 1)[1])
+        autogroup.write_text(str(min(19, current + nice)))
+    except (OSError, ValueError, IndexError):
+        log.warning("could not lower the session's CPU priority", exc_info=True)
+        return False
+    return True
