@@ -107,7 +107,8 @@ def stable_from(counts: list[int], window_s: float, tolerance: float) -> int | N
     return None
 
 
-def ai_capacity(ctx: RunContext, running: RunningConfig, crud_rate: float) -> AICapacity:
+def ai_capacity(ctx: RunContext, running: RunningConfig, crud_rate: float, windows: int | None = None,
+                label: str = "ai-capacity") -> AICapacity:
     """AI answers per second at the knee: every AI place busy (closed-loop clients, twice the places), beside the
     reads every arm carries (crud_rate), so the arms' AI is offered in multiples of what the service can serve there.
 
@@ -115,11 +116,11 @@ def ai_capacity(ctx: RunContext, running: RunningConfig, crud_rate: float) -> AI
     are judged on throughput; the per-window median latency is recorded beside it."""
     plan = ctx.config.plan
     clients = plan.capacity_clients or 2 * ai_places(ctx.config.services)
-    windows = plan.capacity_max_windows
-    ctx.say(f"{running.framework}/{running.mode}", f"AI capacity: {clients} closed-loop clients beside reads at "
+    windows = windows or plan.capacity_max_windows
+    ctx.say(f"{running.framework}/{running.mode}", f"{label}: {clients} closed-loop AI clients beside reads at "
             f"{crud_rate:g}/s, {windows} windows of {plan.capacity_window_s:g}s")
-    samples = run_load(ctx, running, "ai-capacity", Load(duration_s=plan.warmup_s + windows * plan.capacity_window_s,
-                                                         ai_clients=clients, crud_rate=crud_rate))
+    samples = run_load(ctx, running, label, Load(duration_s=plan.warmup_s + windows * plan.capacity_window_s,
+                                                 ai_clients=clients, crud_rate=crud_rate))
     start, _ = window_bounds(samples, plan.warmup_s, 0)
     answers = [r for r in requests_of(samples, "ai") if r.status == "200"]
     counts, medians = [], []
@@ -134,7 +135,7 @@ def ai_capacity(ctx: RunContext, running: RunningConfig, crud_rate: float) -> AI
                        latency_p50_ms_per_window=medians, stable=first is not None,
                        rps=intervals.per_second(sum(used), len(used) * plan.capacity_window_s))
     ctx.say(f"{running.framework}/{running.mode}",
-            f"AI capacity {found.rps.text(2, '/s')} (answers per window {counts}, stable: {found.stable})")
+            f"{label} {found.rps.text(2, '/s')} (answers per window {counts}, stable: {found.stable})")
     return found
 
 
@@ -281,6 +282,10 @@ def measure_config(ctx: RunContext, record: ConfigResult, crud: CrudCapacity) ->
         for multiple in (0.0, *plan.ai_multiples):
             drain(ctx, running)
             record.arms.append(run_arm(ctx, running, "on", multiple, record.crud_rate, capacity_rps))
+        if plan.capacity_recheck_windows:
+            drain(ctx, running)
+            record.ai_capacity_after = ai_capacity(ctx, running, record.crud_rate, plan.capacity_recheck_windows,
+                                                   label="ai-capacity-after")
     finally:
         running.stop()
     if not plan.guard_off_multiples:
@@ -314,6 +319,8 @@ def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 150.0, ai_c
         for mode in filter(has_ai, plan.modes):
             total += startup_s + plan.warmup_s + plan.capacity_max_windows * plan.capacity_window_s + 1.5
             total += arm_s() + sum(arm_s("on", m) + plan.ai_lead_s + 1.0 for m in plan.ai_multiples)
+            if plan.capacity_recheck_windows:
+                total += plan.warmup_s + plan.capacity_recheck_windows * plan.capacity_window_s + 1.5
             if plan.guard_off_multiples:
                 total += startup_s + sum(arm_s("off", m) + plan.ai_lead_s for m in plan.guard_off_multiples)
     return total

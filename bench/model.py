@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bench.intervals import Interval
+from bench.intervals import Interval, count_and_seconds, per_second
 
 SCHEMA_VERSION = 2
 
@@ -178,12 +178,23 @@ class ConfigResult(Record):
     idle_memory: dict[str, Memory] = Field(default_factory=dict)
     crud_capacity: CrudCapacity | None = None
     ai_capacity: AICapacity | None = None
+    # The same measurement again right after the guarded arms (plan.capacity_recheck_windows)
+    ai_capacity_after: AICapacity | None = None
     crud_rate: float | None = None
     arms: list[LoadArm] = Field(default_factory=list)
     failure: str | None = None
 
     def arm(self, guard: str, ai_multiple: float) -> LoadArm | None:
         return next((a for a in self.arms if a.guard == guard and a.ai_multiple == ai_multiple), None)
+
+    def capacity_around_arms(self) -> Interval | None:
+        """The AI capacity over the readings before and after the guarded arms, pooled (the one before alone
+        when there was no recheck): what an arm's goodput is set against."""
+        readings = [c.rps for c in (self.ai_capacity, self.ai_capacity_after) if c is not None]
+        counted = [found for found in map(count_and_seconds, readings) if found is not None]
+        if not counted:
+            return None
+        return per_second(sum(n for n, _ in counted), sum(seconds for _, seconds in counted))
 
 
 class Compass(Record):

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
-from bench.model import ConfigResult, CrudCapacity, LoadArm, Run
+from bench.model import AICapacity, ConfigResult, CrudCapacity, LoadArm, Run
 from bench.verdicts import Verdict, arm_name, idle_api_pss, judging, ms, per_s, status_text, verdicts
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
@@ -134,19 +134,24 @@ def _verdict_lines(found: list[Verdict]) -> list[str]:
 
 def _capacities(run: Run) -> list[str]:
     lines = ["| framework | mode | CRUD capacity (reads/s) | CRUD p50 at capacity | AI capacity (answers/s) | AI "
-             "answers per window | AI p50 per window (ms) | stable |", "|---|---|---:|---:|---:|---|---|---|"]
+             "answers per window | AI p50 per window (ms) | stable | AI capacity after the arms (answers per window) |",
+             "|---|---|---:|---:|---:|---|---|---|---|"]
     for config in run.configs:
-        crud, ai = config.crud_capacity, config.ai_capacity
+        crud, ai, after = config.crud_capacity, config.ai_capacity, config.ai_capacity_after
         crud_cells = (f"{per_s(crud.rps)} ({crud.clients} clients, {_slots(crud)}) | {ms(crud.p50_ms)}"
                       if crud else "— | —")
         ai_cells = "— | — | — | —"
         if ai:
             latencies = ", ".join("n/a" if v is None else f"{v:,.0f}" for v in ai.latency_p50_ms_per_window)
             ai_cells = (f"{per_s(ai.rps)} ({ai.clients} clients, windows of {ai.window_s:g} s) | "
-                        f"{', '.join(f'{n:,}' for n in ai.answers_per_window)} | {latencies} | "
-                        f"{'yes' if ai.stable else '**no**: no two windows agreed'}")
-        lines.append(f"| {config.framework} | {config.mode} | {crud_cells} | {ai_cells} |")
+                        f"{_counts(ai)} | {latencies} | {'yes' if ai.stable else '**no**: no two windows agreed'}")
+        after_cell = f"{per_s(after.rps)} ({_counts(after)})" if after else "—"
+        lines.append(f"| {config.framework} | {config.mode} | {crud_cells} | {ai_cells} | {after_cell} |")
     return lines
+
+
+def _counts(capacity: AICapacity) -> str:
+    return ", ".join(f"{n:,}" for n in capacity.answers_per_window)
 
 
 def _slots(crud: CrudCapacity) -> str:

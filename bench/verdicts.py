@@ -114,12 +114,12 @@ def at_least(figure: Interval | None, floor: float) -> str:
     return CANNOT_TELL
 
 
-def _goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
-    """The arm's goodput over the config's AI capacity, with the exact interval of a ratio of two counts."""
-    if arm.ai is None or config.ai_capacity is None:
+def _goodput_share(arm: LoadArm, capacity_rps: Interval | None) -> Interval | None:
+    """The arm's goodput over the AI capacity, with the exact interval of a ratio of two counts."""
+    if arm.ai is None or capacity_rps is None:
         return None
     served = intervals.count_and_seconds(arm.ai.goodput_rps) or (arm.ai.goodput_rps.n, arm.window_s)
-    capacity = intervals.count_and_seconds(config.ai_capacity.rps)
+    capacity = intervals.count_and_seconds(capacity_rps)
     if capacity is None:
         return None
     return intervals.rate_ratio(served[0], served[1], capacity[0], capacity[1])
@@ -158,12 +158,20 @@ def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
             continue
         # Below capacity the AI offered caps what can be served: the promise scales with it.
         share = slo.goodput_of_capacity * min(1.0, arm.ai_multiple)
-        ratio = _goodput_share(arm, config)
+        capacity = config.capacity_around_arms()
+        ratio = _goodput_share(arm, capacity)
         state = at_least(ratio, share)
         out.append(Verdict(f"{key}/goodput", f"{where}: AI goodput at least {share:.0%} of the AI capacity",
                            state, f"goodput {per_s(ai.goodput_rps)} = {ratio.text(2) if ratio else 'n/a'} "
-                                  f"x capacity {per_s(config.ai_capacity.rps if config.ai_capacity else None)}"))
+                                  f"x capacity {per_s(capacity)}{_bracketed(config)}"))
     return out
+
+
+def _bracketed(config: ConfigResult) -> str:
+    if config.ai_capacity is None or config.ai_capacity_after is None:
+        return ""
+    return (f" (before the arms {per_s(config.ai_capacity.rps)}, after them {per_s(config.ai_capacity_after.rps)}, "
+            "pooled)")
 
 
 def status_text(mix: dict[str, int]) -> str:

@@ -37,6 +37,15 @@ def test_the_centre_states_starved_reads_and_broken_promises_with_intervals(tmp_
     assert row.count(" n=") >= 4
 
 
+def test_the_capacities_show_the_reading_after_the_arms_where_there_was_one(tmp_path):
+    run = make_run()
+    checked = run.config("django", "remote")
+    checked.ai_capacity_after = checked.ai_capacity.model_copy(update={"answers_per_window": [17, 19]})
+    lines = write_report(run, tmp_path).read_text().splitlines()
+    assert next(line for line in lines if line.startswith("| django | remote |")).endswith("(17, 19) |")
+    assert next(line for line in lines if line.startswith("| flask | remote |")).endswith("| — |")
+
+
 def test_claims_leads_memory_and_method_come_from_the_run(tmp_path):
     text = write_report(make_run(), tmp_path).read_text()
     assert "*Flask uses the least memory* — **CONFIRMED**" in text

@@ -82,6 +82,22 @@ def test_goodput_promise_against_the_capacity_counts(served, state):
     assert told(run)["guard/flask/inprocess/on/goodput"] == state
 
 
+@pytest.mark.parametrize(("after", "state"), [(None, "broken"), (1600, "broken"), (800, "kept")])
+def test_goodput_promise_against_the_capacity_before_and_after_the_arms(after, state):
+    # 1,400 answers in 200 s against 1,600 in 160 s is 0.70: broken. A host that slowed down after the first
+    # reading (800 answers in 160 s after the arms) pools to 2,400 in 320 s, and 1,400 in 200 s is 0.93 of that.
+    run = make_run()
+    found = run.config("flask", "inprocess")
+    found.ai_capacity.rps = intervals.per_second(1600, 160.0)
+    if after is not None:
+        found.ai_capacity_after = found.ai_capacity.model_copy(update={"rps": intervals.per_second(after, 160.0)})
+    guarded_arm(run).ai.goodput_rps = intervals.per_second(1400, 200.0)
+    guarded_arm(run).window_s = 200.0
+    verdict = next(v for v in verdicts(run, JUDGEMENT, SLO) if v.key == "guard/flask/inprocess/on/goodput")
+    assert verdict.state == state
+    assert ("after them" in verdict.evidence) == (after is not None)
+
+
 def test_the_guard_off_service_breaks_its_promises_past_capacity():
     states = told(make_run())
     for promise in ("crud_p99", "reads_answered", "ai_statuses"):
