@@ -251,3 +251,17 @@ def count_and_seconds(rate: Interval) -> tuple[int, float] | None:
     if rate.estimate is None or rate.estimate <= 0:
         return None
     return rate.n, rate.n / rate.estimate
+
+
+def spanning(centre: Interval, readings: Sequence[Interval], method: str) -> Interval:
+    """centre's estimate and n, its bounds widened to hold every reading's interval too (an open side stays open).
+
+    For a quantity read more than once while the host changed speed: each reading's interval holds it only at the
+    time of that reading, so what lies between them is bounded by all of them together."""
+
+    def widest(bounds: list[float | None], pick: Any) -> float | None:
+        return None if any(b is None for b in bounds) else pick(bounds)
+
+    every = [centre, *readings]
+    return Interval(centre.estimate, widest([i.low for i in every], min), widest([i.high for i in every], max),
+                    centre.n, method, centre.confidence)

@@ -29,7 +29,7 @@ import psutil
 
 from bench import catalog, corpus, intervals
 from bench.centre import ai_places
-from bench.config import ServicesConfig, load_config
+from bench.config import ServicesConfig, SloConfig, load_config
 from bench.k6run import Samples, read_samples, run_window
 from bench.processes import stop_all
 from bench.services import start_config
@@ -39,10 +39,9 @@ FRAMEWORKS = catalog.frameworks()
 # The AI modes: "off" has no AI to overload.
 MODES = tuple(mode for mode in catalog.modes() if mode != "off")
 GUARDS = ("on", "off")
-# The guard's promises, checked against the measured intervals (a promise is kept only where the interval says so).
-CRUD_P99_MS = 250.0
-REFUSAL_P99_MS = 50.0
-GOODPUT_OF_KNEE = 0.8
+# The guard's promises are the benchmark's objectives, checked against the measured intervals (a promise is kept only
+# where the interval says so); bench/config.toml's [slo] may tighten the benchmark's, never issue 8's.
+PROMISES = SloConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,9 +138,9 @@ def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:
         return "no samples" if found is None or found.estimate is None else within(found, limit)
 
     return {
-        "crud_p99": below("crud_p99_ms", CRUD_P99_MS),
-        "refusal_p99": below("refusal_p99_ms", REFUSAL_P99_MS) if figures["refusal_p99_ms"] else "no refusals",
-        "goodput": at_least(goodput_of_knee(figures, plan), GOODPUT_OF_KNEE),
+        "crud_p99": below("crud_p99_ms", PROMISES.crud_p99_ms),
+        "refusal_p99": below("refusal_p99_ms", PROMISES.refusal_p99_ms) if figures["refusal_p99_ms"] else "no refusals",
+        "goodput": at_least(goodput_of_knee(figures, plan), PROMISES.goodput_of_capacity),
         # every read offered was sent (k6's arrival schedule may round one off) and answered 200
         "crud_all_200": "kept" if figures["crud_non_200"] == 0 and figures["crud_requests"] >= offered_reads(plan) - 1
         else "broken",
@@ -245,7 +244,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{f['workers_restarted']} |"
         )
     lines += ["", "Promises of the guard per config (kept / broken / cannot tell, from the intervals above): CRUD p99 "
-              f"<= {CRUD_P99_MS:g} ms, refusal p99 <= {REFUSAL_P99_MS:g} ms, goodput >= {GOODPUT_OF_KNEE:.0%} of the "
+              f"<= {PROMISES.crud_p99_ms:g} ms, refusal p99 <= {PROMISES.refusal_p99_ms:g} ms, goodput >= "
+              f"{PROMISES.goodput_of_capacity:.0%} of the "
               "knee, every read offered sent and answered 200, AI answers only 200/429/503.", "",
               "| framework | mode | guard | CRUD p99 | refusal p99 | goodput | reads all sent, 200 | only 200/429/503 |",
               "|---|---|---|---|---|---|---|---|"]

@@ -146,3 +146,11 @@ def test_count_and_seconds_recover_a_rate_s_window():
 
 def test_text_shows_the_sample_count_with_thousands_separators():
     assert intervals.per_second(1200, 10.0).text(0).endswith("n=1,200")
+
+
+def test_spanning_keeps_the_estimate_and_widens_to_every_reading():
+    centre = Interval(1.0, 0.9, 1.1, 500, "pooled")
+    found = intervals.spanning(centre, [Interval(0.8, 0.7, 0.95, 250, "a"), Interval(1.2, 1.05, 1.4, 250, "b")], "m")
+    assert (found.estimate, found.low, found.high, found.n, found.method) == (1.0, 0.7, 1.4, 500, "m")
+    opened = intervals.spanning(centre, [Interval(0.8, None, 0.95, 250, "a")], "m")
+    assert opened.low is None and opened.high == 1.1
