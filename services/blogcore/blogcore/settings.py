@@ -85,10 +85,7 @@ class APISettings(ModelSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     web_workers: int = Field(2, ge=1, le=64)
-    # 8: the AI bulkhead takes half (4 per worker). With 2 places a worker, AI past capacity in remote mode served
-    # 0.71 of the service's capacity (docs/overload-tiny.md): the places stood empty between an answer and the next
-    # refused client's return, and the inference service's batches ran short of texts
-    web_threads: int = Field(8, ge=1, le=64)
+    web_threads: int = Field(4, ge=1, le=64)
     preload_models: bool = False
 
     database_path: Path = Path("data/blog.sqlite3")
