@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bench import overload
+from bench import intervals, overload
 from bench.k6run import Samples
 
 
@@ -87,4 +87,23 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
     table = overload.markdown(report)
     assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
     assert "| 0.67 [" in table  # goodput / knee: 30 answers in 45 s against 20 in 20 s
+    assert "; after" not in table  # this config has no second knee
+    figures["knee_after_rps"] = intervals.per_second(10, 20.0).to_dict()
+    assert "; after 0.50 [" in overload.markdown(report)
 
+
+
+def test_a_knee_read_again_after_the_overload_widens_the_goodput_share_to_span_both() -> None:
+    plan = overload.Plan(knee_s=20, overload_s=45)
+    loaded = samples([], {"200": [900.0] * 1700})
+    steady = overload.summarise([samples([], {"200": [800.0] * 800})], loaded, plan, 30_000,
+                                knee_after=samples([], {"200": [800.0] * 800}))
+    assert overload.verdicts(steady, plan)["goodput"] == "kept"  # 0.94 against either reading
+    # The host slowed to half after the overload: pooled the share is 1.26, against each reading 0.94 or 1.89.
+    drifted = overload.summarise([samples([], {"200": [800.0] * 800})], loaded, plan, 30_000,
+                                 knee_after=samples([], {"200": [800.0] * 400}))
+    share = overload.goodput_of_knee(drifted, plan)
+    assert round(share.estimate, 2) == 1.26 and share.low < 0.94 < 1.89 < share.high
+    # The pooled count alone would give a narrower interval, one that hides the drift.
+    pooled = intervals.rate_ratio(1700, 45, 1200, 40)
+    assert pooled.low > share.low and pooled.high < share.high
