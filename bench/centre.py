@@ -178,11 +178,11 @@ def ai_outcome(samples: Samples, rate: float, window_s: float, slo: SloConfig) -
 
 
 def arm_seconds(plan: PlanConfig, crud_rate: float, refused_rps: float = 0.0, alone: bool = False) -> float:
-    """Long enough for the planned reads at this rate and the planned refusals, never shorter than min_arm_s."""
+    """Long enough for the planned reads at this rate and the planned refusals, within min_arm_s and max_arm_s."""
     needed = [plan.min_arm_s, (plan.alone_samples if alone else plan.crud_samples) / crud_rate]
     if refused_rps > 0:
         needed.append(plan.refusal_samples / refused_rps)
-    return max(needed)
+    return min(plan.max_arm_s, max(needed))
 
 
 def expected_refusals_rps(guard: str, multiple: float, capacity_rps: float) -> float:

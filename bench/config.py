@@ -94,6 +94,9 @@ class PlanConfig:
     # ... and, past capacity with the guard on, long enough to expect this many refusals for their p99
     refusal_samples: Count = 500
     min_arm_s: AtLeastOneSecond = 10
+    # ... and never longer than this: the planned counts follow rates read on a host whose speed swings, and one slow
+    # capacity reading would stretch an arm (and the run) by half
+    max_arm_s: AtLeastOneSecond = 60
     # AI offered beside the reads, as multiples of the config's AI capacity; the guard-off service gets its own list
     ai_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (0.5, 1.0, 2.5)
     guard_off_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (2.5,)
@@ -118,6 +121,10 @@ class PlanConfig:
     seed_posts: Count = 20
     # Before and after measuring, every CPU runs a busy loop this long to record how steady the host is (0: never)
     steadiness_probe_s: Seconds = 8
+
+    def __post_init__(self) -> None:
+        if self.max_arm_s < self.min_arm_s:
+            raise ValueError(f"max_arm_s ({self.max_arm_s:g}) is shorter than min_arm_s ({self.min_arm_s:g})")
 
 
 @dataclass(frozen=True)

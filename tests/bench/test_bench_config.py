@@ -80,3 +80,10 @@ def test_service_settings_are_bounded_by_the_apis_own_settings(key, value):
     raw["services"][key] = value
     with pytest.raises(ConfigError, match=rf"\[services\] {key}"):
         parse_config(raw)
+
+
+def test_an_arm_cannot_be_capped_below_its_minimum():
+    raw = raw_default()
+    raw["plan"]["max_arm_s"] = raw["plan"]["min_arm_s"] - 1
+    with pytest.raises(ConfigError, match="max_arm_s .* is shorter than min_arm_s"):
+        parse_config(raw)

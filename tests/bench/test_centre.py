@@ -88,6 +88,8 @@ def test_past_capacity_a_guarded_arm_lasts_for_the_planned_refusals():
     refused = centre.expected_refusals_rps("on", 2.5, 20.0)
     assert refused == 30.0
     assert centre.arm_seconds(plan, 1e6, refused) == max(plan.min_arm_s, plan.refusal_samples / 30.0)
+    # A slow capacity reading plans few refusals a second, and so a long arm: max_arm_s caps it.
+    assert centre.arm_seconds(plan, 1e6, 1.0) == plan.max_arm_s < plan.refusal_samples / 1.0
     # Without the guard, and at or below capacity, nothing is refused by design: the reads set the length.
     assert centre.expected_refusals_rps("off", 2.5, 20.0) == 0.0 == centre.expected_refusals_rps("on", 1.0, 20.0)
 
