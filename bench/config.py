@@ -182,7 +182,7 @@ class CompassConfig:
     clients: Count = 8
     warmup_s: Seconds = 3
     # The gRPC hop: paired in-process and remote calls with the tiny models
-    hop_calls: Count = 200
+    hop_calls: Count = 120
     # These frameworks get a METRICS=off twin in the CRUD-capacity rotation: what the instrumentation costs
     metrics_overhead_frameworks: Annotated[tuple[str, ...], _known(FRAMEWORKS, allow_empty=True)] = FRAMEWORKS
 
