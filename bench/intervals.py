@@ -265,3 +265,12 @@ def spanning(centre: Interval, readings: Sequence[Interval], method: str) -> Int
     every = [centre, *readings]
     return Interval(centre.estimate, widest([i.low for i in every], min), widest([i.high for i in every], max),
                     centre.n, method, centre.confidence)
+
+
+def rate_share(count: int, duration_s: float, readings: Sequence[tuple[int, float]], method: str) -> Interval:
+    """count / duration_s over a base rate read once or more (count, seconds each): the exact rate ratio against the
+    readings pooled, its bounds spanning the ratio against each reading alone where there are several."""
+    pooled = rate_ratio(count, duration_s, sum(n for n, _ in readings), sum(seconds for _, seconds in readings))
+    if len(readings) < 2:
+        return pooled
+    return spanning(pooled, [rate_ratio(count, duration_s, n, seconds) for n, seconds in readings], method)

@@ -137,14 +137,10 @@ def goodput_of_knee(figures: dict[str, Any], plan: Plan) -> intervals.Interval:
     spans the ratio against each alone: on a host whose speed swings by tens of percent within a minute, one
     config's share read 0.87 [0.80, 0.95] in one run and 0.69 [0.63, 0.74] in another with a knee read only before.
     """
-    served = figures["goodput_rps"]["n"]
-    before = figures["knee_rps"]["n"]
-    after = (figures.get("knee_after_rps") or {}).get("n")
-    if after is None:
-        return intervals.rate_ratio(served, plan.overload_s, before, plan.knee_s)
-    pooled = intervals.rate_ratio(served, plan.overload_s, before + after, 2 * plan.knee_s)
-    each = [intervals.rate_ratio(served, plan.overload_s, knee, plan.knee_s) for knee in (before, after)]
-    return intervals.spanning(pooled, each, "Poisson rate ratio against the knee before and after, spanning both")
+    knees = [figures["knee_rps"], figures.get("knee_after_rps")]
+    return intervals.rate_share(figures["goodput_rps"]["n"], plan.overload_s,
+                                [(knee["n"], plan.knee_s) for knee in knees if knee],
+                                "Poisson rate ratio against the knee before and after, spanning both")
 
 
 def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:

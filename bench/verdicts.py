@@ -124,17 +124,12 @@ def _goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
     if arm.ai is None:
         return None
     served = intervals.count_and_seconds(arm.ai.goodput_rps) or (arm.ai.goodput_rps.n, arm.window_s)
-
-    def against(capacity: Interval | None) -> Interval | None:
-        counted = intervals.count_and_seconds(capacity) if capacity is not None else None
-        return intervals.rate_ratio(served[0], served[1], *counted) if counted else None
-
-    pooled = against(config.capacity_around_arms())
-    if pooled is None or config.ai_capacity_after is None or config.ai_capacity is None:
-        return pooled
-    each = [against(reading.rps) for reading in (config.ai_capacity, config.ai_capacity_after)]
-    return intervals.spanning(pooled, [r for r in each if r is not None],
-                              "Poisson rate ratio against the capacity before and after the arms, spanning both")
+    counted = (intervals.count_and_seconds(c.rps) for c in (config.ai_capacity, config.ai_capacity_after) if c)
+    readings = [found for found in counted if found is not None]
+    if not readings:
+        return None
+    return intervals.rate_share(*served, readings,
+                                "Poisson rate ratio against the capacity before and after the arms, spanning both")
 
 
 def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
