@@ -290,6 +290,7 @@ def measure_config(ctx: RunContext, record: ConfigResult, crud: CrudCapacity) ->
         running.stop()
     if not plan.guard_off_multiples:
         return
+    capacity_rps = naive_capacity_rps(record)
     # In process, the naive service also preloads its models before forking: its idle memory says what that saves.
     preload = {"PRELOAD_MODELS": "true"} if not catalog.needs_inference(mode) else None
     running = ctx.start(framework, mode, guard="off", api_env=preload, tag="-guard-off")
@@ -304,6 +305,16 @@ def measure_config(ctx: RunContext, record: ConfigResult, crud: CrudCapacity) ->
     finally:
         # Past capacity without the guard the service holds a queue of AI work: stopping it is the drain.
         running.stop()
+
+
+def naive_capacity_rps(record: ConfigResult) -> float:
+    """What the naive service's arms are offered multiples of: the higher AI capacity reading.
+
+    It is judged past capacity, and offered a multiple of the lower reading it may get about its capacity and cope:
+    one run of a commit read 5.1 answers/s before the arms and 10.5 after them, and its naive service answered every
+    read that the next run's, offered twice as much, left waiting."""
+    readings = [c.rps.estimate for c in (record.ai_capacity, record.ai_capacity_after) if c is not None]
+    return max((r for r in readings if r is not None), default=0.0)
 
 
 def planned_seconds(plan: PlanConfig, first_crud_rate_guess: float = 150.0, ai_capacity_guess: float = 12.0,

@@ -98,8 +98,8 @@ class PlanConfig:
     # capacity reading would stretch an arm (and the run) by half
     max_arm_s: AtLeastOneSecond = 60
     # AI offered beside the reads, as multiples of the config's AI capacity; the guard-off service gets its own list
-    ai_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (0.5, 1.0, 2.5)
-    guard_off_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (2.5,)
+    ai_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (0.5, 1.0, 3.0)
+    guard_off_multiples: tuple[Annotated[float, Field(strict=True, gt=0)], ...] = (3.0,)
     ai_tasks: Annotated[tuple[str, ...], _known(AI_TASKS)] = AI_TASKS
     # AI capacity: closed-loop clients (0 = twice the service's AI places) in windows of capacity_window_s until
     # two consecutive ones agree, at most capacity_max_windows

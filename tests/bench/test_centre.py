@@ -7,6 +7,7 @@ import pytest
 from bench import centre, intervals
 from bench.config import SloConfig, load_config
 from bench.k6run import Samples
+from bench.model import AICapacity, ConfigResult
 
 
 def samples(kind: str, requests: list[tuple[str, float, float]], first_start_s: float = 0.0) -> Samples:
@@ -110,3 +111,17 @@ def test_an_arm_records_the_hypervisor_steal_on_the_service_cpus(tmp_path) -> No
     host = sampler.stop()["host"]
     assert host["steal_s"] >= 0 and 0 <= host["steal_share"] <= 1
     assert "host" not in TreeSampler({"runner": os.getpid()}, interval_s=0.1).start().stop()  # no CPUs: not read
+
+
+def capacity(rps: float) -> AICapacity:
+    return AICapacity(clients=8, window_s=4.0, answers_per_window=[round(rps * 4)] * 3,
+                      latency_p50_ms_per_window=[100.0] * 3, stable=True, rps=intervals.per_second(round(rps * 12), 12))
+
+
+def test_the_naive_service_is_offered_multiples_of_the_higher_capacity_reading():
+    record = ConfigResult(framework="django", mode="remote", ai_capacity=capacity(5.0),
+                          ai_capacity_after=capacity(10.5))
+    assert centre.naive_capacity_rps(record) == pytest.approx(10.5)
+    record.ai_capacity_after = None
+    assert centre.naive_capacity_rps(record) == pytest.approx(5.0)
+    assert centre.naive_capacity_rps(ConfigResult(framework="django", mode="remote")) == 0.0
