@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-# Torch's OpenMP threads otherwise spin after every parallel op, waiting for the next: with two of them on two
-# cores, the inference service burnt about 0.8 of a core doing nothing, taken from the API beside it (measured in
-# the overload scenario: 1.85 cores at the knee, 1.05 with this, for the same answers). libgomp reads the policy
-# once, when torch loads it, so it is set here, before any module of this package imports torch; a value the
-# operator gives wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from blogcore.ai.backend import AIBackend, OffBackend, Task
 from blogcore.settings import APISettings, InferenceMode
 
