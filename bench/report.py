@@ -14,7 +14,8 @@ from typing import Any
 from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
 from bench.model import AICapacity, ConfigResult, CrudCapacity, LoadArm, Run
-from bench.verdicts import Verdict, arm_name, idle_api_pss, judging, ms, per_s, status_text, verdicts
+from bench.verdicts import (Verdict, arm_name, goodput_figures, idle_api_pss, judging, ms, per_s, status_text,
+                            verdicts)
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
                   "is meaningless, but the compute per token is the same as with the trained weights")
@@ -101,7 +102,7 @@ def _arm_row(config: ConfigResult, arm: LoadArm) -> str:
             f"{ms(crud.p50_ms)} | {ms(crud.p99_ms)} | {crud.non_200:,} / {unanswered:,} | {ai_cells} |")
 
 
-def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | None]) -> list[str]:
+def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | None], slo: SloConfig) -> list[str]:
     fraction = run.metadata.plan.get("crud_fraction")
     lines = ["Per framework and mode: CRUD reads at a fixed rate (the same fraction of each framework's CRUD "
              f"capacity: {f'{fraction:.0%}' if isinstance(fraction, float | int) else 'not recorded'}), alone and beside AI offered at multiples of that "
@@ -123,6 +124,12 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
               "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin and floor):", ""] + _verdict_lines(told["interference"])
     lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept where the whole interval is inside "
               "the objective, broken where it is wholly outside, \"cannot tell\" where it straddles):", ""] + _verdict_lines(told["guard"])
+    shares = [line for config in run.configs for line in goodput_figures(config, slo)]
+    if shares:
+        lines += ["", "**AI goodput over the AI capacity, guard on** (figures, not verdicts: an arm of this run "
+                  "bounds the share only to about ±25 %, too loose to decide the goodput promise for shares that lie "
+                  "near it, so `python -m bench.overload` judges that promise over a minute of overload):", ""]
+        lines += [f"- {line}." for line in shares]
     if images.get("crud_p99_against_ai"):
         lines += ["", f"![CRUD p99 against AI load]({images['crud_p99_against_ai'].name})"]
     return lines
@@ -231,7 +238,7 @@ def _method(run: Run, slo: SloConfig, judgement: JudgementConfig) -> list[str]:
         f"- Plan (profile `{meta.profile}`): {plan}.",
         f"- Objectives: CRUD p99 <= {slo.crud_p99_ms:g} ms; an AI answer counts as goodput within "
         f"{slo.ai_answer_ms:g} ms; refusal p99 <= {slo.refusal_p99_ms:g} ms; goodput >= "
-        f"{slo.goodput_of_capacity:.0%} of the AI capacity.",
+        f"{slo.goodput_of_capacity:.0%} of the AI capacity (shown, judged by bench.overload).",
         f"- Judgement: a figure is better than another only when their 95 % intervals separate and the nearer bounds "
         f"differ by more than x{judgement.latency_ratio:g} and {judgement.latency_floor_ms:g} ms (latency), "
         f"x{judgement.rate_ratio:g} (rates) or "
@@ -280,7 +287,7 @@ def render(run: Run, images: dict[str, Path | None]) -> str:
                       f"{steadiness.UNSTEADY_BELOW:.0%} of its median: {steadiness.text(shaky)}). Figures measured "
                       "minutes apart can then differ by more than their intervals, which hold only the sampling "
                       "noise within a window: compare two runs before relying on a verdict."]
-    lines += ["", "## AI at and past capacity beside ordinary traffic", ""] + _centre(run, told, images)
+    lines += ["", "## AI at and past capacity beside ordinary traffic", ""] + _centre(run, told, images, slo)
     lines += ["", "## Capacities", ""] + _capacities(run)
     lines += ["", "## Who copes best", "", "A framework leads only where it is better than every other one by the "
               "rule in Method; otherwise the run cannot tell, and the figures are shown.", ""]

@@ -114,7 +114,7 @@ def at_least(figure: Interval | None, floor: float) -> str:
     return CANNOT_TELL
 
 
-def _goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
+def goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
     """The arm's goodput over the AI capacity: the estimate against the readings before and after the arms pooled,
     the bounds spanning the exact rate-ratio interval against each reading alone.
 
@@ -132,14 +132,19 @@ def _goodput_share(arm: LoadArm, config: ConfigResult) -> Interval | None:
                                 "Poisson rate ratio against the capacity before and after the arms, spanning both")
 
 
+def highest_ai_arm(config: ConfigResult, guard: str) -> LoadArm | None:
+    """The arm with this guard and the most AI offered: where the guard's promises are judged."""
+    arms = [a for a in config.arms if a.guard == guard and a.ai is not None]
+    return max(arms, key=lambda a: a.ai_multiple) if arms else None
+
+
 def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
     """Per guard, at the highest AI multiple measured: reads in time and answered, AI answered or refused fast."""
     out = []
     for guard in ("on", "off"):
-        arms = [a for a in config.arms if a.guard == guard and a.ai is not None]
-        if not arms:
+        arm = highest_ai_arm(config, guard)
+        if arm is None:
             continue
-        arm = max(arms, key=lambda a: a.ai_multiple)
         key = f"guard/{config.framework}/{config.mode}/{guard}"
         where = f"{config_name(config)}, {arm_name(arm)}"
         crud, ai = arm.crud, arm.ai
@@ -158,20 +163,24 @@ def guard_promises(config: ConfigResult, slo: SloConfig) -> list[Verdict]:
                            "no refusals" if refused is None or refused.n == 0
                            else within(refused, slo.refusal_p99_ms),
                            f"refusal p99 {ms(refused)}" if refused is not None else "no request was refused"))
-        if guard == "off":
-            # Without the guard the AI queue grows all through the arm, and an arm of some seconds counts the answers
-            # that came before it passed the answer objective: a figure of the arm's length, not of the service.
-            # bench.overload measures the naive service's goodput over a minute (docs/overload.md).
-            continue
-        # Below capacity the AI offered caps what can be served: the promise scales with it.
-        share = slo.goodput_of_capacity * min(1.0, arm.ai_multiple)
-        capacity = config.capacity_around_arms()
-        ratio = _goodput_share(arm, config)
-        state = at_least(ratio, share)
-        out.append(Verdict(f"{key}/goodput", f"{where}: AI goodput at least {share:.0%} of the AI capacity",
-                           state, f"goodput {per_s(ai.goodput_rps)} = {ratio.text(2) if ratio else 'n/a'} "
-                                  f"x capacity {per_s(capacity)}{_bracketed(config)}"))
     return out
+
+
+def goodput_figures(config: ConfigResult, slo: SloConfig) -> list[str]:
+    """The guarded service's AI goodput over its AI capacity at the highest multiple, as a figure and not a verdict.
+
+    A verdict on the goodput promise needs the share's interval clear of 0.8, and this run cannot give it one: an
+    arm of at most max_arm_s against capacity readings of a few windows each, drifting with the host, puts the
+    share's interval at about +-25 %. The shares measured lie between 0.7 and 1.05, so the verdict flipped between
+    "kept" and "cannot tell" from one run of the same commit to the next. bench.overload judges the promise, over a
+    minute of overload against 30 s knee readings (docs/overload-tiny.md)."""
+    arm = highest_ai_arm(config, "on")
+    if arm is None or arm.ai is None:
+        return []
+    share = goodput_share(arm, config)
+    return [f"{config_name(config)}, {arm_name(arm)}: AI goodput {per_s(arm.ai.goodput_rps)} = "
+            f"{share.text(2) if share else 'n/a'} of the AI capacity {per_s(config.capacity_around_arms())}"
+            f"{_bracketed(config)} (the promise: at least {slo.goodput_of_capacity:.0%})"]
 
 
 def _bracketed(config: ConfigResult) -> str:

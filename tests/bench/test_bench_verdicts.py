@@ -8,7 +8,7 @@ from runs import JUDGEMENT, PROFILE, Profile, crud, make_run
 from bench import intervals
 from bench.config import JudgementConfig, SloConfig
 from bench.intervals import Interval
-from bench.verdicts import judging, verdicts
+from bench.verdicts import at_least, goodput_figures, goodput_share, judging, verdicts
 
 SLO = SloConfig()
 
@@ -71,7 +71,7 @@ def test_refusal_p99_promise(low, high, state):
 
 @pytest.mark.parametrize(("served", "state"), [(1900, "kept"), (1750, "kept"), (1700, "cannot tell"),
                                                (1550, "cannot tell"), (1400, "broken"), (1000, "broken")])
-def test_goodput_promise_against_the_capacity_counts(served, state):
+def test_goodput_share_against_the_capacity_counts(served, state):
     # Capacity 1,600 answers in 160 s; the arm's 200 s would serve 2,000 at capacity, and the promise is 80 % of it.
     # 1,750 is 0.875 [0.817, 0.937]: kept. 1,700 is 0.85 [0.793, 0.911] and 1,550 0.775 [0.722, 0.832]: they
     # straddle 0.8. 1,400 is 0.70 [0.651, 0.753]: wholly under it.
@@ -79,12 +79,12 @@ def test_goodput_promise_against_the_capacity_counts(served, state):
     run.config("flask", "inprocess").ai_capacity.rps = intervals.per_second(1600, 160.0)
     guarded_arm(run).ai.goodput_rps = intervals.per_second(served, 200.0)
     guarded_arm(run).window_s = 200.0
-    assert told(run)["guard/flask/inprocess/on/goodput"] == state
+    assert at_least(goodput_share(guarded_arm(run), run.config("flask", "inprocess")), 0.8) == state
 
 
 @pytest.mark.parametrize(("after", "served", "state"), [(None, 1400, "broken"), (1600, 1400, "broken"),
                                                         (800, 1400, "cannot tell"), (1700, 1900, "kept")])
-def test_goodput_promise_against_the_capacity_before_and_after_the_arms(after, served, state):
+def test_goodput_share_against_the_capacity_before_and_after_the_arms(after, served, state):
     # Capacity 1,600 answers in 160 s before the arms. 1,400 answers in 200 s are 0.70 of it: broken, alone or with
     # the same reading after the arms. A host that slowed to half after the first reading (800 answers in 160 s)
     # pools to 0.93, but against each reading alone the share is 0.70 or 1.40: the interval spans both, so it cannot
@@ -96,9 +96,9 @@ def test_goodput_promise_against_the_capacity_before_and_after_the_arms(after, s
         found.ai_capacity_after = found.ai_capacity.model_copy(update={"rps": intervals.per_second(after, 160.0)})
     guarded_arm(run).ai.goodput_rps = intervals.per_second(served, 200.0)
     guarded_arm(run).window_s = 200.0
-    verdict = next(v for v in verdicts(run, JUDGEMENT, SLO) if v.key == "guard/flask/inprocess/on/goodput")
-    assert verdict.state == state
-    assert ("after them" in verdict.evidence) == (after is not None)
+    assert at_least(goodput_share(guarded_arm(run), found), 0.8) == state
+    [shown] = goodput_figures(found, SLO)
+    assert ("after them" in shown) == (after is not None)
 
 
 def test_the_guard_off_service_breaks_its_promises_past_capacity():
@@ -107,10 +107,13 @@ def test_the_guard_off_service_breaks_its_promises_past_capacity():
         assert states[f"guard/flask/inprocess/off/{promise}"] == "broken", promise
 
 
-def test_the_guard_off_service_gets_no_goodput_verdict_from_an_arm_its_queue_outgrows():
-    states = told(make_run())
-    assert "guard/flask/inprocess/on/goodput" in states
-    assert not any(key.startswith("guard/") and "/off/" in key and key.endswith("/goodput") for key in states)
+def test_the_goodput_share_is_shown_for_the_guarded_service_and_judged_by_no_verdict_of_the_run():
+    # The run's arms bound the share too loosely to decide the promise; bench.overload judges it. The naive service's
+    # queue outgrows an arm of some seconds, so its share would be a figure of the arm's length: not shown at all.
+    run = make_run()
+    assert not any(key.endswith("/goodput") for key in told(run))
+    [shown] = goodput_figures(run.config("flask", "inprocess"), SLO)
+    assert "guard on" in shown and "of the AI capacity" in shown
 
 
 @pytest.mark.parametrize(("beside", "floor", "state"), [
