@@ -93,13 +93,21 @@ def _bodies(bodies: dict[str, Any]) -> str:
 # -- the centre -------------------------------------------------------------------------------------------------
 
 
+def _service_cpu(arm: LoadArm) -> str:
+    """Cores the API and the inference service used in the window: where the shared service cores went."""
+    used = [f"{arm.server[part]['cpu_cores']:.2f}" for part in ("api", "inference")
+            if "cpu_cores" in arm.server.get(part, {})]
+    return " / ".join(used) or "—"
+
+
 def _arm_row(config: ConfigResult, arm: LoadArm) -> str:
     crud, ai = arm.crud, arm.ai
     unanswered = crud.offered - crud.answered
     ai_cells = (f"{arm.ai_offered_rps:,.2f} | {per_s(ai.goodput_rps)} | {ms(ai.refusal_p99_ms)} | "
                 f"{status_text(ai.status_mix)}") if ai else "— | — | — | —"
     return (f"| {config.framework} | {arm.guard} | {arm.name} | {arm.crud_offered_rps:,.1f} | {crud.offered:,} | "
-            f"{ms(crud.p50_ms)} | {ms(crud.p99_ms)} | {crud.non_200:,} / {unanswered:,} | {ai_cells} |")
+            f"{ms(crud.p50_ms)} | {ms(crud.p99_ms)} | {crud.non_200:,} / {unanswered:,} | {ai_cells} | "
+            f"{_service_cpu(arm)} |")
 
 
 def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | None], slo: SloConfig) -> list[str]:
@@ -108,15 +116,15 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
              f"capacity: {f'{fraction:.0%}' if isinstance(fraction, float | int) else 'not recorded'}), alone and beside AI offered at multiples of that "
              "config's AI capacity, with the AI guard on and off. Reads not answered by the cut-off count as the "
              "slowest. Every figure: estimate [95 % interval] n=..., an open side (…) where n is too small to bound "
-             "it."]
+             "it. CPU cores: what each process tree used over the window, of the service cores they share."]
     for mode in run.modes:
         configs = [c for c in run.configs if c.mode == mode and c.arms]
         if not configs:
             continue
         lines += ["", f"### {mode}", "",
                   "| framework | guard | arm | CRUD reads/s offered | n | CRUD p50 | CRUD p99 | non-200 / unanswered "
-                  "| AI offered/s | AI goodput/s | refusal p99 | AI status mix |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| AI offered/s | AI goodput/s | refusal p99 | AI status mix | CPU cores: API / inference |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
         for config in configs:
             ordered = sorted(config.arms, key=lambda a: (a.guard != "on", a.ai_multiple))
             lines += [_arm_row(config, arm) for arm in ordered]

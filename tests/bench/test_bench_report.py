@@ -35,6 +35,7 @@ def test_the_centre_states_starved_reads_and_broken_promises_with_intervals(tmp_
     # Every percentile in the centre's table carries its interval and n.
     row = next(line for line in text.splitlines() if line.startswith("| fastapi | on | 1x |"))
     assert row.count(" n=") >= 4
+    assert row.endswith("| 0.90 |")  # the service's CPU over the window
     # The goodput share is shown with its interval for every guarded config, and judged by no verdict here.
     shares = [line for line in text.splitlines() if line.startswith("- ") and ": AI goodput " in line]
     assert len(shares) == sum(1 for c in make_run().configs if any(a.guard == "on" and a.ai for a in c.arms))
