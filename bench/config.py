@@ -106,8 +106,9 @@ class PlanConfig:
     capacity_clients: Annotated[int, Field(strict=True, ge=0)] = 0
     capacity_window_s: AtLeastOneSecond = 6
     capacity_max_windows: Annotated[int, Field(strict=True, ge=2)] = 4
-    # The same clients again right after the guarded arms (0 = not at all): the goodput promise sets an arm against
-    # the capacity measured on both sides of it, so a host that changed speed in between moves both alike
+    # The same clients again right after the guarded arms (0 = not at all): the report sets an arm's goodput against
+    # the capacity measured on both sides of it, so a host that changed speed in between moves both alike, and the
+    # naive service is offered multiples of the higher reading
     capacity_recheck_windows: Annotated[int, Field(strict=True, ge=0)] = 2
     # Two windows agree when their rates cannot be told apart and their median latencies differ by at most this
     stability_tolerance: Annotated[float, Field(strict=True, gt=0)] = 0.10

@@ -14,7 +14,7 @@ from typing import Any
 from bench import charts, intervals, steadiness
 from bench.config import JudgementConfig, SloConfig
 from bench.model import AICapacity, ConfigResult, CrudCapacity, LoadArm, Run
-from bench.verdicts import (Verdict, arm_name, goodput_figures, idle_api_pss, judging, ms, per_s, status_text,
+from bench.verdicts import (Verdict, arm_name, goodput_figure, idle_api_pss, judging, ms, per_s, status_text,
                             verdicts)
 
 SYNTHETIC_NOTE = ("models marked synthetic have the real architectures and sizes with random weights: their text "
@@ -132,7 +132,7 @@ def _centre(run: Run, told: dict[str, list[Verdict]], images: dict[str, Path | N
               "loaded and idle; \"slower\" only where the intervals separate by more than the latency margin and floor):", ""] + _verdict_lines(told["interference"])
     lines += ["", "**The guard's promises** (at the highest AI multiple measured; kept where the whole interval is inside "
               "the objective, broken where it is wholly outside, \"cannot tell\" where it straddles):", ""] + _verdict_lines(told["guard"])
-    shares = [line for config in run.configs for line in goodput_figures(config, slo)]
+    shares = [line for line in (goodput_figure(config, slo) for config in run.configs) if line]
     if shares:
         lines += ["", "**AI goodput over the AI capacity, guard on** (figures, not verdicts: an arm of this run "
                   "bounds the share only to about ±25 %, too loose to decide the goodput promise for shares that lie "

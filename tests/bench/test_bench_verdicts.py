@@ -8,7 +8,7 @@ from runs import JUDGEMENT, PROFILE, Profile, crud, make_run
 from bench import intervals
 from bench.config import JudgementConfig, SloConfig
 from bench.intervals import Interval
-from bench.verdicts import at_least, goodput_figures, goodput_share, judging, verdicts
+from bench.verdicts import at_least, goodput_figure, goodput_share, judging, verdicts
 
 SLO = SloConfig()
 
@@ -97,7 +97,7 @@ def test_goodput_share_against_the_capacity_before_and_after_the_arms(after, ser
     guarded_arm(run).ai.goodput_rps = intervals.per_second(served, 200.0)
     guarded_arm(run).window_s = 200.0
     assert at_least(goodput_share(guarded_arm(run), found), 0.8) == state
-    [shown] = goodput_figures(found, SLO)
+    shown = goodput_figure(found, SLO)
     assert ("after them" in shown) == (after is not None)
 
 
@@ -112,7 +112,7 @@ def test_the_goodput_share_is_shown_for_the_guarded_service_and_judged_by_no_ver
     # queue outgrows an arm of some seconds, so its share would be a figure of the arm's length: not shown at all.
     run = make_run()
     assert not any(key.endswith("/goodput") for key in told(run))
-    [shown] = goodput_figures(run.config("flask", "inprocess"), SLO)
+    shown = goodput_figure(run.config("flask", "inprocess"), SLO)
     assert "guard on" in shown and "of the AI capacity" in shown
 
 
