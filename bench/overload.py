@@ -32,7 +32,9 @@ from bench import catalog, corpus, intervals
 from bench.centre import ai_places
 from bench.config import ServicesConfig, SloConfig, load_config
 from bench.k6run import Samples, read_samples, run_window
+from bench.model import Pinning
 from bench.processes import stop_all
+from bench.runner import plan_pinning
 from bench.services import start_config
 from bench.verdicts import at_least, within
 
@@ -78,14 +80,15 @@ def _workers(api_pid: int) -> set[int]:
 REQUEST_TIMEOUT_S = 60
 
 
-def _k6(running: Any, out_dir: Path, name: str, plan: Plan, *, ai_clients: int, crud_rate: float,
+def _k6(running: Any, out_dir: Path, name: str, plan: Plan, pinning: Pinning, *, ai_clients: int, crud_rate: float,
         duration_s: float, arrival_s: float = 0.0) -> Samples:
     # Every window lets its requests finish: one cut off would leave its work holding AI places (and, in remote
     # mode, the inference service) into the next window. What counts is what ended inside the window.
     grace_s = REQUEST_TIMEOUT_S + 5
     record = run_window(
         scenario="ai_overload", base_url=running.base_url, target_name="api", rate=crud_rate, duration_s=duration_s,
-        seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log", cpus=None,
+        seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log",
+        cpus=tuple(pinning.k6_cpus) or None,
         ai_disabled_ok=False, grace_s=grace_s,
         extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s",
                    "AI_TEXTS": plan.texts_file},
@@ -161,7 +164,7 @@ def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:
     }
 
 
-def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, plan: Plan,
+def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, plan: Plan, pinning: Pinning,
              out: Path) -> list[dict[str, Any]]:
     """One framework x mode, guard off then on: each its knee, then its overload judged against that knee.
 
@@ -179,22 +182,23 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
         cfg_dir = out / name
         cfg_dir.mkdir(parents=True, exist_ok=True)
         print(f"== {name}", flush=True)
-        running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out, None)
+        running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out,
+                               tuple(pinning.service_cpus) or None)
         levels = [2 * places] if guard == "off" else [places, 2 * places]
         try:
             workers_before = _workers(running.api.pid)
-            _k6(running, cfg_dir, "warmup", plan, ai_clients=2 * places, crud_rate=0, duration_s=plan.warmup_s)
+            _k6(running, cfg_dir, "warmup", plan, pinning, ai_clients=2 * places, crud_rate=0, duration_s=plan.warmup_s)
             knees = []
             for clients in levels:
                 time.sleep(plan.drain_s)
-                knees.append(_k6(running, cfg_dir, f"knee-{clients}", plan, ai_clients=clients, crud_rate=0,
+                knees.append(_k6(running, cfg_dir, f"knee-{clients}", plan, pinning, ai_clients=clients, crud_rate=0,
                                  duration_s=plan.knee_s))
             if guard == "off":
                 capacity_guard_off = intervals.per_second(answers(knees[0], plan.knee_s), plan.knee_s).to_dict()
             if guard not in guards:
                 continue  # only the guard-off capacity was wanted, to set beside the guarded rows
             time.sleep(plan.drain_s)
-            overload = _k6(running, cfg_dir, "overload", plan, ai_clients=plan.ai_clients, crud_rate=plan.crud_rate,
+            overload = _k6(running, cfg_dir, "overload", plan, pinning, ai_clients=plan.ai_clients, crud_rate=plan.crud_rate,
                            duration_s=plan.overload_s, arrival_s=plan.ai_arrival_s)
             restarted = len(workers_before - _workers(running.api.pid))
             knee_after = None
@@ -203,7 +207,7 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
                 # it the queue would run into the reading; the naive service's verdict does not hang on its knee.
                 best = max(range(len(levels)), key=lambda i: answers(knees[i], plan.knee_s))
                 time.sleep(plan.drain_s)
-                knee_after = _k6(running, cfg_dir, f"knee-{levels[best]}-after", plan, ai_clients=levels[best],
+                knee_after = _k6(running, cfg_dir, f"knee-{levels[best]}-after", plan, pinning, ai_clients=levels[best],
                                  crud_rate=0, duration_s=plan.knee_s)
         finally:
             running.stop()
@@ -237,6 +241,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Measured by `python -m bench.overload` on {report['machine']}, {report['date']} (commit {report['commit']}).",
         f"Each config: {svc['web_workers']} workers x {svc['web_threads']} threads, MODEL_PROFILE="
         f"{svc['model_profile']} ({svc['model_source']} weights), INFERENCE_TIMEOUT_S={svc['inference_timeout_s']:g}. "
+        f"CPUs: {_pinning_line(report.get('pinning'))}. "
         f"Knee: {plan['knee_s']:g} s windows of closed-loop AI clients, no reads: twice the service's AI places with "
         f"the guard off; the better of the places and twice the places with the guard on; overload: "
         f"{plan['overload_s']:g} s with {plan['ai_clients']} closed-loop AI clients arriving over "
@@ -283,6 +288,14 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pinning_line(pinning: dict[str, Any] | None) -> str:
+    if not pinning:
+        return "services and k6 unpinned, sharing every core (runs before pinning was recorded)"
+    if not pinning["pinned"]:
+        return pinning["note"]
+    return f"services on {pinning['service_cpus']}, k6 on {pinning['k6_cpus']}"
+
+
 def _texts_line(texts: dict[str, Any] | None) -> str:
     if not texts:
         return "the stored post's template text (the real-article sample could not be had)"
@@ -327,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     # Installed explicitly: a run started from a script (`cmd &`) inherits SIGINT ignored; SIGTERM stops it alike.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    svc = load_config(profile=args.profile).services
+    config = load_config(profile=args.profile)
+    svc = config.services
+    # As in the default run: k6 drives 48 clients and must not take the services' CPU (bench/runner.py)
+    pinning = plan_pinning(config)
     if args.model_profile:
         svc = dataclasses.replace(svc, model_profile=args.model_profile)
     try:
@@ -343,12 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d"), "commit": _commit(), "plan": dataclasses.asdict(plan),
-        "services": dataclasses.asdict(svc), "request_texts": texts, "configs": [],
+        "services": dataclasses.asdict(svc), "pinning": pinning.model_dump(), "request_texts": texts,
+        "configs": [],
     }
     try:
         for framework in args.frameworks:
             for mode in args.modes:
-                for result in run_pair(framework, mode, args.guards, svc, plan, args.out):
+                for result in run_pair(framework, mode, args.guards, svc, plan, pinning, args.out):
                     report["configs"].append(result)
                     (args.out / "overload.json").write_text(json.dumps(report, indent=1))
     except KeyboardInterrupt:

@@ -63,7 +63,7 @@ def test_threads_started_by_a_yielding_thread_inherit_its_priority():
     assert seen[0] == seen[1] and seen[0] >= 7
 
 
-def test_the_guard_decides_whether_model_threads_yield():
+def test_the_guard_decides_whether_in_process_model_threads_yield():
     assert APISettings(ai_guard="on", ai_nice=10).effective_ai_nice == 10
     assert APISettings(ai_guard="off", ai_nice=10).effective_ai_nice == 0
     with pytest.raises(ValueError):

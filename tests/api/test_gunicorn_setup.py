@@ -149,3 +149,13 @@ def test_concurrent_writes_from_several_workers(framework: str, tmp_path: Path) 
         assert total == 48
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_every_worker_freezes_what_it_loaded_out_of_the_collectors_passes(framework: str, tmp_path: Path) -> None:
+    """A full collection over the app's imports paused a worker for 55-100 ms under load (blogcore.heap)."""
+    server = start_api(framework, {"INFERENCE_MODE": "off", "LOG_LEVEL": "INFO"}, tmp_path, workers=2)
+    server.stop()
+    frozen = [int(line.split("the app loaded: ")[1].split()[0])
+              for line in (tmp_path / "server.log").read_text().splitlines() if "the app loaded: " in line]
+    assert len(frozen) == 2 and min(frozen) > 10_000, frozen

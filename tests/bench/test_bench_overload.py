@@ -92,6 +92,19 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
     assert "; after 0.50 [" in overload.markdown(report)
 
 
+def test_the_table_says_where_the_services_and_k6_ran() -> None:
+    plan = overload.Plan()
+    report = {
+        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
+        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
+                     "inference_timeout_s": 30},
+        "request_texts": None, "configs": [],
+    }
+    assert "services and k6 unpinned" in overload.markdown(report)
+    report["pinning"] = {"service_cpus": [0], "k6_cpus": [1], "pinned": True, "note": "2 cores"}
+    assert "CPUs: services on [0], k6 on [1]." in overload.markdown(report)
+
+
 
 def test_a_knee_read_again_after_the_overload_widens_the_goodput_share_to_span_both() -> None:
     plan = overload.Plan(knee_s=20, overload_s=45)

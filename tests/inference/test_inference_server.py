@@ -256,8 +256,8 @@ class PriorityRecordingEngine(FakeEngine):
         return super().run_batch(task, texts)
 
 
-@pytest.mark.parametrize("guard, yields", [("on", True), ("off", False)])
-def test_batches_run_at_lower_cpu_priority_only_with_the_guard_on(guard, yields):
+@pytest.mark.parametrize("guard, nice, yields", [("on", 4, True), ("off", 4, True), ("on", 0, False)])
+def test_batches_run_at_lower_cpu_priority_whatever_the_guard(guard, nice, yields):
     engine = PriorityRecordingEngine()
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
@@ -265,5 +265,5 @@ def test_batches_run_at_lower_cpu_priority_only_with_the_guard_on(guard, yields)
         await wait_serving(server)
         await pb_grpc.InferenceStub(channel).Sentiment(pb.TextBatch(texts=["fine"]), timeout=2)
 
-    run_with_server(scenario, engine, ai_guard=guard, ai_nice=4)
+    run_with_server(scenario, engine, ai_guard=guard, ai_nice=nice)
     assert engine.nice == [min(19, ours + 4) if yields else ours]

@@ -50,3 +50,9 @@ def test_torch_threads_default_to_the_cores_given(monkeypatch):
     assert InferenceSettings().effective_torch_threads == 3
     monkeypatch.setenv("TORCH_THREADS", "0")
     assert InferenceSettings().effective_torch_threads >= 1
+
+
+def test_the_service_yields_the_cpu_whatever_the_guard():
+    # It stands in for a machine of its own: the naive arm must not measure a fight over the API's core.
+    assert InferenceSettings(ai_guard="off", ai_nice=10).effective_ai_nice == 10
+    assert InferenceSettings(ai_guard="on", ai_nice=0).effective_ai_nice == 0

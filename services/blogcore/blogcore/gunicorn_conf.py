@@ -91,6 +91,13 @@ def post_fork(server: Any, worker: Any) -> None:
     start_after_fork()
 
 
+def post_worker_init(worker: Any) -> None:
+    # The app is imported now (with --preload, before the fork); models loaded later are frozen when they are warm.
+    from blogcore.heap import freeze_what_is_loaded
+
+    freeze_what_is_loaded("the app")
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     from blogcore.ai_routes import close_all
 

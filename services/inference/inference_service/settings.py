@@ -64,6 +64,15 @@ class InferenceSettings(ModelSettings):
         )
 
     @property
+    def effective_ai_nice(self) -> int:
+        """AI_NICE whatever AI_GUARD says. The service stands in for a machine of its own: where it shares cores with
+        the APIs (one core in the benchmark), it must not take their CPU in either arm, or the naive arm measures how
+        the kernel splits a core between two equal processes instead of what the API does without its guard (a
+        FastAPI service kept its reads in one run and lost them in the next that way). AI_GUARD still decides its
+        admission: deadline-aware, or only a bounded queue."""
+        return self.ai_nice
+
+    @property
     def effective_torch_threads(self) -> int:
         # The service is the only heavy process of its machine or container: it owns every core it is given.
         return self.torch_threads or torch_threads_for(cores_given())
