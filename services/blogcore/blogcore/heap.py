@@ -7,6 +7,8 @@ host: every request of that worker, reads and AI refusals alike, waited it out. 
 refusals of a benchmark arm, one by one. The objects loaded at start-up live as long as the process, so scanning
 them finds nothing: gc.freeze() moves them to a generation no collection visits, the practice the gc module's
 documentation gives for long-running pre-fork servers. What requests allocate later is collected as before.
+Every worker calls it once its app is loaded (blogcore.gunicorn_conf), and the model engine once its models are
+loaded and again once they are warm (in process, in a preloading master before it forks, in the inference service).
 """
 
 from __future__ import annotations

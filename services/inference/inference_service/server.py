@@ -18,7 +18,6 @@ from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.wire import MAX_MESSAGE_BYTES, SERVICE_NAME
 from blogcore.grpc_gen import inference_pb2 as pb
 from blogcore.grpc_gen import inference_pb2_grpc as pb_grpc
-from blogcore.heap import freeze_what_is_loaded
 from inference_service.batcher import DynamicBatcher
 from inference_service.metrics import InferenceMetrics
 from inference_service.servicer import InferenceServicer
@@ -44,7 +43,6 @@ def _load_engine(settings: InferenceSettings) -> Any:
 def _load_and_warm(engine: Any) -> None:
     engine.load()
     engine.warm_up()
-    freeze_what_is_loaded("the models")
 
 
 class InferenceServer:

@@ -7,7 +7,6 @@ runs with different weights (hub or synthetic) do the same amount of work.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import threading
@@ -40,6 +39,7 @@ from blogcore.ai.models import (
     spec_for,
 )
 from blogcore.ai.tagger import Tagger
+from blogcore.heap import freeze_what_is_loaded
 from blogcore.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -50,17 +50,6 @@ MAX_BATCH = 16
 WARM_UP_TEXT = "Warming up: a short post about Python web services, databases and a weekend of cooking."
 
 _interop_configured = False
-
-
-def freeze_long_lived_objects() -> None:
-    """Move every object alive now (the models, tokenizers and their imports) out of the garbage collector's reach.
-
-    They live as long as the process, yet each full collection would walk them all: some 400,000 objects with the
-    tiny models, about 185 ms of one core during which the collecting thread holds the GIL (the whole worker
-    stops) and, on a core shared with an API, its reads wait. gc.freeze() also keeps a collection from writing to
-    pages a preloading master shares with its forked workers (the gc module's documentation recommends it there).
-    """
-    gc.freeze()
 
 
 def configure_torch(threads: int) -> None:
@@ -123,7 +112,9 @@ class ModelEngine:
                 self._models[task] = self._prepare(task, load_task_model(self.settings, task))
             self._loaded = True
             log.info("AI models loaded in %.1f s: %s", time.perf_counter() - started, self._describe())
-            freeze_long_lived_objects()
+            # With tiny models a full collection walked some 400,000 objects for about 185 ms, holding the GIL
+            # (blogcore.heap); frozen in a preloading master, collections in its workers also leave shared pages alone.
+            freeze_what_is_loaded("the AI models")
 
     def warm_up(self) -> None:
         """One small batch per task, so that the first real request does not pay for lazy initialisation."""
@@ -133,7 +124,7 @@ class ModelEngine:
             self.run_batch(task, [WARM_UP_TEXT])
         self._warmed = True
         log.info("AI models warmed up in %.1f s", time.perf_counter() - started)
-        freeze_long_lived_objects()
+        freeze_what_is_loaded("the warm AI models")
 
     def info(self, task: Task) -> ModelInfo:
         """What answers the task (loading the models if needed); computed once, readiness probes ask often."""

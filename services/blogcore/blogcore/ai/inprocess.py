@@ -33,7 +33,6 @@ from blogcore.ai.backend import (
 )
 from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.engine import ModelEngine, configure_torch
-from blogcore.heap import freeze_what_is_loaded
 from blogcore.settings import AIGuard, APISettings
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,6 @@ class InProcessBackend(AIBackend):
                 self.engine.load()
             state.phase = "warming_up"
             self.engine.warm_up()
-            freeze_what_is_loaded("the AI models")
             state.phase = "ready"
             state.ready.set()
         except Exception as exc:  # readiness reports it; requests get 503 instead of a dead worker
