@@ -277,7 +277,7 @@ def ai_capacity_figures(run: Run, mode: str) -> list[Figure]:
     figures = []
     for fw in run.frameworks:
         found = run.config(fw, mode)
-        rps = found.ai_capacity.rps if found and found.ai_capacity else None
+        rps = found.capacity_across_readings() if found else None
         figures.append(Figure(fw, rps, per_s(rps)))
     return figures
 

@@ -154,8 +154,19 @@ def test_concurrent_writes_from_several_workers(framework: str, tmp_path: Path) 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_every_worker_freezes_what_it_loaded_out_of_the_collectors_passes(framework: str, tmp_path: Path) -> None:
     """A full collection over the app's imports paused a worker for 55-100 ms under load (blogcore.heap)."""
-    server = start_api(framework, {"INFERENCE_MODE": "off", "LOG_LEVEL": "INFO"}, tmp_path, workers=2)
-    server.stop()
-    frozen = [int(line.split("the app loaded: ")[1].split()[0])
-              for line in (tmp_path / "server.log").read_text().splitlines() if "the app loaded: " in line]
-    assert len(frozen) == 2 and min(frozen) > 10_000, frozen
+    # Unbuffered, so each worker's line is in the log as soon as it is written
+    env = {"INFERENCE_MODE": "off", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+    server = start_api(framework, env, tmp_path, workers=2)
+
+    def frozen() -> list[int]:
+        return [int(line.split("the app loaded: ")[1].split()[0])
+                for line in (tmp_path / "server.log").read_text().splitlines() if "the app loaded: " in line]
+
+    try:
+        # A worker can be counted (and the other one answer) before its own start-up hooks have run
+        deadline = time.monotonic() + 30
+        while len(frozen()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    assert len(frozen()) == 2 and min(frozen()) > 10_000, frozen()

@@ -143,6 +143,21 @@ def test_a_framework_leads_only_when_beyond_the_margin_from_every_other():
     assert told(run)[key] == "cannot tell"
 
 
+def test_an_ai_capacity_lead_must_hold_against_both_readings_of_each_service():
+    run = make_run()
+    key = "lead/inprocess/ai_capacity"
+    capacities = {fw: run.config(fw, "inprocess").ai_capacity for fw in run.frameworks}
+    for framework, rps in (("flask", 1600), ("fastapi", 800), ("django", 800)):
+        capacities[framework].rps = intervals.per_second(rps, 160.0)
+    assert told(run)[key] == "flask"
+    # Flask read again after its arms at the others' speed: pooled it is still 1.5 times theirs, but one of its
+    # readings is not above them, and a lead must not rest on the reading the host happened to favour.
+    run.config("flask", "inprocess").ai_capacity_after = capacities["flask"].model_copy(
+        update={"rps": intervals.per_second(800, 160.0)})
+    assert told(run)[key] == "cannot tell"
+    assert "flask 7.50/s [4.66, 10.50] n=2,400" in next(v.evidence for v in verdicts(run, JUDGEMENT, SLO) if v.key == key)
+
+
 def test_memory_is_told_apart_by_the_memory_margin_alone():
     run = make_run()
     key = "lead/off/idle_api_memory"
