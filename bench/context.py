@@ -35,11 +35,11 @@ class RunContext:
 
     @property
     def service_cpus(self) -> tuple[int, ...] | None:
-        return tuple(self.pinning.service_cpus) or None
+        return self.pinning.services
 
     @property
     def k6_cpus(self) -> tuple[int, ...] | None:
-        return tuple(self.pinning.k6_cpus) or None
+        return self.pinning.k6
 
     def start(self, framework: str, mode: str, *, guard: str | None = None, api_env: dict[str, str] | None = None,
               inference_env: dict[str, str] | None = None, tag: str = "") -> RunningConfig:

@@ -41,6 +41,15 @@ class Pinning(Record):
     pinned: bool
     note: str
 
+    @property
+    def services(self) -> tuple[int, ...] | None:
+        """The services' CPUs as process starters take them (None: unpinned)."""
+        return tuple(self.service_cpus) or None
+
+    @property
+    def k6(self) -> tuple[int, ...] | None:
+        return tuple(self.k6_cpus) or None
+
 
 class CpuSteadiness(Record):
     """One CPU's speed over a short busy loop, per slice relative to its median slice (bench/steadiness.py)."""
@@ -187,11 +196,13 @@ class ConfigResult(Record):
     def arm(self, guard: str, ai_multiple: float) -> LoadArm | None:
         return next((a for a in self.arms if a.guard == guard and a.ai_multiple == ai_multiple), None)
 
+    def _capacity_readings(self) -> list[Interval]:
+        return [c.rps for c in (self.ai_capacity, self.ai_capacity_after) if c is not None]
+
     def capacity_around_arms(self) -> Interval | None:
         """The AI capacity over the readings before and after the guarded arms, pooled (the one before alone
         when there was no recheck): what an arm's goodput is set against."""
-        readings = [c.rps for c in (self.ai_capacity, self.ai_capacity_after) if c is not None]
-        counted = [found for found in map(count_and_seconds, readings) if found is not None]
+        counted = [found for found in map(count_and_seconds, self._capacity_readings()) if found is not None]
         if not counted:
             return None
         return per_second(sum(n for n, _ in counted), sum(seconds for _, seconds in counted))
@@ -201,7 +212,7 @@ class ConfigResult(Record):
         frameworks may rest on. Two minutes apart, one service read 14.9 answers/s [12.8, 17.3] and 9.4 [7.4, 11.8],
         and a lead taken from one reading held in one run and not in the next."""
         pooled = self.capacity_around_arms()
-        readings = [c.rps for c in (self.ai_capacity, self.ai_capacity_after) if c is not None]
+        readings = self._capacity_readings()
         if pooled is None or len(readings) < 2:
             return pooled
         return spanning(pooled, readings, "Poisson rate, both readings pooled; bounds span each reading's interval")

@@ -87,8 +87,7 @@ def _k6(running: Any, out_dir: Path, name: str, plan: Plan, pinning: Pinning, *,
     grace_s = REQUEST_TIMEOUT_S + 5
     record = run_window(
         scenario="ai_overload", base_url=running.base_url, target_name="api", rate=crud_rate, duration_s=duration_s,
-        seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log",
-        cpus=tuple(pinning.k6_cpus) or None,
+        seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log", cpus=pinning.k6,
         ai_disabled_ok=False, grace_s=grace_s,
         extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s",
                    "AI_TEXTS": plan.texts_file},
@@ -182,8 +181,7 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
         cfg_dir = out / name
         cfg_dir.mkdir(parents=True, exist_ok=True)
         print(f"== {name}", flush=True)
-        running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out,
-                               tuple(pinning.service_cpus) or None)
+        running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out, pinning.services)
         levels = [2 * places] if guard == "off" else [places, 2 * places]
         try:
             workers_before = _workers(running.api.pid)
