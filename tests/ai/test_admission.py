@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from blogcore.ai import admission
 from blogcore.ai.admission import Bulkhead, DeadlineQueue, ServiceTimes, ThrottledLog, socket_client_gone
 from blogcore.ai.backend import AIOverloaded, Task
 from blogcore.ai_errors_http import http_error_for
@@ -68,6 +69,43 @@ def test_retry_after_counts_down_with_the_longest_running_place() -> None:
                     pass
             assert http_error_for(overdue.value).headers["Retry-After"] == "1"
     assert bulkhead.held == 0
+
+
+def test_retry_after_grows_with_the_crowd_of_refused_clients_and_shrinks_when_it_goes() -> None:
+    now = [100.0]
+    bulkhead = Bulkhead(2, clock=lambda: now[0])
+
+    def refusal() -> int:
+        with pytest.raises(AIOverloaded) as refused:
+            with bulkhead.place():
+                pass
+        return int(http_error_for(refused.value).headers["Retry-After"])
+
+    with bulkhead.place():
+        now[0] += 0.1  # a request holds its place 0.1 s: the two places free 20 times a second
+    with bulkhead.place(), bulkhead.place():
+        # 51 clients refused within a second: the 51st waits for the 50 ahead of it, 50 x 0.05 s
+        answers = []
+        for _ in range(51):
+            answers.append(refusal())
+            now[0] += 0.015
+        assert answers[0] == 1 and answers[-1] == 3
+        now[0] += 10.0  # the crowd has gone: nobody was refused for longer than the last Retry-After
+        assert refusal() == 1
+    assert bulkhead.held == 0
+
+
+def test_retry_after_is_capped() -> None:
+    now = [100.0]
+    bulkhead = Bulkhead(1, clock=lambda: now[0])
+    with bulkhead.place():
+        now[0] += 20.0
+    with bulkhead.place():
+        for _ in range(5):
+            with pytest.raises(AIOverloaded) as refused:
+                with bulkhead.place():
+                    pass
+    assert http_error_for(refused.value).headers["Retry-After"] == str(admission.MAX_RETRY_AFTER_S)
 
 
 def test_socket_client_gone_sees_a_closed_peer_but_not_a_waiting_one() -> None:

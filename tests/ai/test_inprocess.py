@@ -9,8 +9,10 @@ import pytest
 
 from blogcore.ai import create_backend, inprocess
 from blogcore.ai.backend import AIClientGone, AINotReady, AIOverloaded, AITimeout, Sentiment, Task
+from blogcore.ai.compute_gate import ComputeGate, NoGate
 from blogcore.ai.inprocess import InProcessBackend
 from blogcore.ai_errors_http import http_error_for
+from blogcore.workers import WORKER_STATE_DIR_ENV
 
 WAIT_S = 60
 
@@ -250,6 +252,38 @@ def test_waiting_longer_than_the_inference_timeout_fails_with_504(ready_backend,
         blocking.release.set()
         holder.join(timeout=WAIT_S)
     assert len(blocking.threads) == 1  # the one that waited was dropped, never computed
+    backend.close()
+
+
+def test_workers_sharing_a_state_directory_compute_behind_one_gate_with_the_guard_on(
+    ready_backend, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(WORKER_STATE_DIR_ENV, str(tmp_path))
+    update = {"web_workers": 2, "ai_compute_slots": 1}
+    assert isinstance(_guarded_backend(ready_backend, monkeypatch, ai_guard="on", **update)._gate, ComputeGate)
+    assert isinstance(_guarded_backend(ready_backend, monkeypatch, ai_guard="off", **update)._gate, NoGate)
+    update["ai_compute_slots"] = 2
+    assert isinstance(_guarded_backend(ready_backend, monkeypatch, ai_guard="on", **update)._gate, NoGate)
+
+
+def test_a_call_whose_deadline_passed_at_the_compute_gate_is_not_computed(ready_backend, monkeypatch, tmp_path):
+    backend = _guarded_backend(ready_backend, monkeypatch, ai_guard="on", inference_timeout_s=0.3)
+    backend._gate = ComputeGate(tmp_path, 1)
+    blocking = BlockingEngine()
+    blocking.release.set()
+    monkeypatch.setattr(backend, "engine", blocking)
+    other_worker = ComputeGate(tmp_path, 1).slot()  # another process's call, computing
+    other_worker.__enter__()
+    try:
+        with pytest.raises(AITimeout):
+            backend.run(Task.SENTIMENT, ["x"])
+    finally:
+        other_worker.__exit__(None, None, None)
+    # The model thread gets the slot only now, past the deadline: it lets it go without computing
+    assert wait_for(lambda: backend._state.queue._pending == {})
+    assert blocking.threads == []
+    [result] = backend.run(Task.SENTIMENT, ["x"])  # and the next call computes
+    assert result.stars == 3 and len(blocking.threads) == 1
     backend.close()
 
 

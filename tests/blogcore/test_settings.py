@@ -24,6 +24,18 @@ def test_explicit_torch_threads_win():
     assert APISettings(torch_threads=3).effective_torch_threads == 3
 
 
+def test_compute_slots_are_the_cores_over_the_torch_threads_of_one_call(monkeypatch):
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    monkeypatch.setattr(settings_module.Path, "read_text", lambda _self: "max 100000\n")
+    assert APISettings(web_workers=2).compute_slots == 2  # 2 torch threads a call
+    assert APISettings(web_workers=8).compute_slots == 4
+    assert APISettings(ai_compute_slots=1).compute_slots == 1
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda _pid: {0})
+    assert APISettings(web_workers=2).compute_slots == 1
+    with pytest.raises(ValidationError):
+        APISettings(ai_compute_slots=-1)
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("INFERENCE_MODE", "sometimes"), ("INFERENCE_ADDR", "no-port"), ("WEB_WORKERS", "0"), ("MODEL_PROFILE", "huge"),

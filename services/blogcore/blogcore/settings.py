@@ -94,6 +94,10 @@ class APISettings(ModelSettings):
 
     # In-process inference runs this many model calls per worker at once.
     ai_max_concurrency: int = Field(1, ge=1, le=64)
+    # With the guard on, in-process model calls of all the workers together run on at most this many slots, so
+    # model threads never outnumber the cores (blogcore.ai.compute_gate says what that saves); 0 means the cores
+    # this service may use divided by the torch threads of one call.
+    ai_compute_slots: int = Field(0, ge=0, le=256)
     # With the guard on, at most this many AI requests (running or waiting, in any mode) per worker; 0 means half
     # of the worker's threads, so the other half always stays free for the rest of the API.
     ai_bulkhead: int = Field(0, ge=0, le=1024)
@@ -132,6 +136,11 @@ class APISettings(ModelSettings):
     @property
     def effective_torch_threads(self) -> int:
         return self.torch_threads or torch_threads_for(cores_given(), self.web_workers)
+
+    @property
+    def compute_slots(self) -> int:
+        """In-process model calls the workers may run at once between them."""
+        return self.ai_compute_slots or max(1, cores_given() // self.effective_torch_threads)
 
 
 @functools.cache

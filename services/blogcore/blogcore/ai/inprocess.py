@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from blogcore.ai.admission import DeadlineQueue, ServiceTimes, raise_if_gone
+from blogcore.ai.compute_gate import compute_gate
 from blogcore.ai.backend import (
     ClientGoneCheck,
     never_gone,
@@ -34,6 +35,7 @@ from blogcore.ai.backend import (
 from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.engine import ModelEngine, configure_torch
 from blogcore.settings import AIGuard, APISettings
+from blogcore.workers import state_dir
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ class InProcessBackend(AIBackend):
     def __init__(self, settings: APISettings):
         self.settings = settings
         self.engine = ModelEngine(settings)
+        guarded = settings.ai_guard == AIGuard.ON
+        self._gate = compute_gate(state_dir() if guarded else None, settings.compute_slots,
+                                  settings.web_workers * settings.ai_max_concurrency)
         self._state: _ProcessState | None = None
         self._start_lock = threading.Lock()
         self._preloaded_in: int | None = None
@@ -192,9 +197,14 @@ class InProcessBackend(AIBackend):
             if wait_s <= 0 or not state.slots.acquire(timeout=wait_s):
                 raise AITimeout(f"waited {self.settings.inference_timeout_s:g} s for a free AI slot")
             try:
-                raise_if_gone(client_gone)
                 started = time.monotonic()
-                results = self.engine.run_batch(task, texts)
+                with self._gate.slot():
+                    # Both checks again once the gate let it through: the wait for a host slot may have been long.
+                    raise_if_gone(client_gone)
+                    if time.monotonic() - enqueued >= self.settings.inference_timeout_s:
+                        raise AITimeout(f"no compute slot free within {self.settings.inference_timeout_s:g} s")
+                    results = self.engine.run_batch(task, texts)
+                # With the wait for a host slot: that is what the next caller's admission must expect too.
                 state.queue.times.observe(str(task), time.monotonic() - started)
                 return results
             finally:
