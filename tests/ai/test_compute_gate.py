@@ -28,9 +28,15 @@ def test_one_slot_lets_the_calls_of_two_processes_through_one_at_a_time(tmp_path
     workers = [context.Process(target=_take_and_log, args=(tmp_path, log_path, 6)) for _ in range(2)]
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join(WAIT_S)
-        assert worker.exitcode == 0
+    try:
+        for worker in workers:
+            worker.join(WAIT_S)
+            assert worker.exitcode == 0
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+                worker.join(WAIT_S)
     calls = sorted(tuple(float(x) for x in line.split()[1:]) for line in log_path.read_text().splitlines())
     assert len(calls) == 12 and len({line.split()[0] for line in log_path.read_text().splitlines()}) == 2
     for (_, left), (entered, _) in zip(calls, calls[1:]):
@@ -47,15 +53,21 @@ def test_a_process_killed_in_its_slot_leaves_it_free(tmp_path):
     context = multiprocessing.get_context("fork")
     holding = context.Event()
     holder = context.Process(target=_hold_forever, args=(tmp_path, holding))
-    holder.start()
-    assert holding.wait(WAIT_S)
-    os.kill(holder.pid, signal.SIGKILL)
-    holder.join(WAIT_S)
     entered = context.Event()
     taker = context.Process(target=lambda: (ComputeGate(tmp_path, 1).slot().__enter__(), entered.set()))
-    taker.start()
-    taker.join(WAIT_S)
-    assert entered.is_set() and taker.exitcode == 0
+    holder.start()
+    try:
+        assert holding.wait(WAIT_S)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(WAIT_S)
+        taker.start()
+        taker.join(WAIT_S)
+        assert entered.is_set() and taker.exitcode == 0
+    finally:
+        for process in (holder, taker):
+            if process.is_alive():
+                process.kill()
+                process.join(WAIT_S)
 
 
 def test_two_slots_let_two_calls_through_at_once(tmp_path):

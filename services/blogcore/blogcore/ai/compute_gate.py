@@ -26,7 +26,6 @@ class ComputeGate:
     def __init__(self, directory: Path, slots: int) -> None:
         if slots < 1:
             raise ValueError("a compute gate needs at least one slot")
-        self.slots = slots
         self._paths = [directory / f"compute-slot-{index}.lock" for index in range(slots)]
 
     @contextmanager
@@ -62,8 +61,6 @@ class ComputeGate:
 
 class NoGate:
     """Each process computes whenever its own threads are free (one process, or the guard off: the naive way)."""
-
-    slots = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:

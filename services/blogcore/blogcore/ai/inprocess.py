@@ -18,7 +18,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from blogcore.ai.admission import DeadlineQueue, ServiceTimes, raise_if_gone
-from blogcore.ai.compute_gate import compute_gate
 from blogcore.ai.backend import (
     ClientGoneCheck,
     never_gone,
@@ -32,6 +31,7 @@ from blogcore.ai.backend import (
     Result,
     Task,
 )
+from blogcore.ai.compute_gate import compute_gate
 from blogcore.ai.cpu_priority import yield_cpu_to_requests
 from blogcore.ai.engine import ModelEngine, configure_torch
 from blogcore.settings import AIGuard, APISettings
