@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -274,3 +274,45 @@ def rate_share(count: int, duration_s: float, readings: Sequence[tuple[int, floa
     if len(readings) < 2:
         return pooled
     return spanning(pooled, [rate_ratio(count, duration_s, n, seconds) for n, seconds in readings], method)
+
+
+def dispersion(groups: Sequence[Sequence[int]]) -> tuple[float, int]:
+    """Pearson's chi-square over its degrees of freedom for counts of equal windows, each group around its own mean
+    (1 = as much spread as Poisson counting gives; more = the windows differ beyond it), and those degrees."""
+    chi_square, degrees = 0.0, 0
+    for counts in groups:
+        if len(counts) < 2:
+            continue
+        centre = sum(counts) / len(counts)
+        if centre > 0:
+            chi_square += sum((c - centre) ** 2 for c in counts) / centre
+        degrees += len(counts) - 1
+    return (chi_square / degrees if degrees else 1.0), degrees
+
+
+def windowed_rate_ratio(counts: Sequence[int], seconds_each: float, base_counts: Sequence[int],
+                        base_seconds_each: float, confidence: float = CONFIDENCE) -> Interval:
+    """The rate of counts over that of base_counts, each read in several equal windows taken in turn: the exact
+    interval of the pooled counts, widened on the log scale by the square root of the windows' dispersion where they
+    differ beyond Poisson counting (quasi-Poisson).
+
+    For a rate whose host changes speed within minutes: windows of both kinds in turn put the drift into both pooled
+    counts alike, and what the windows still differ by widens the interval rather than hiding in it."""
+    pooled = rate_ratio(sum(counts), seconds_each * len(counts), sum(base_counts), base_seconds_each * len(base_counts),
+                        confidence)
+    phi, degrees = dispersion([counts, base_counts])
+    method = f"Poisson rate ratio of {len(counts)} windows against {len(base_counts)} taken in turn"
+    if phi <= 1.0 or pooled.estimate is None or pooled.estimate <= 0:
+        return replace(pooled, method=f"{method}, dispersion {phi:.2f} on {degrees} df: not widened")
+    # As quasi-Poisson inference does: Student's t on the dispersion's degrees rather than the normal quantile, since
+    # the dispersion is itself estimated from a handful of windows.
+    tail = 0.5 + confidence / 2.0
+    stretch = math.sqrt(phi) * float(sps.t.ppf(tail, degrees) / sps.norm.ppf(tail))
+
+    def widened(bound: float | None) -> float | None:
+        if bound is None or bound <= 0:
+            return None if bound is None else 0.0
+        return math.exp(math.log(pooled.estimate) + stretch * (math.log(bound) - math.log(pooled.estimate)))
+
+    return Interval(pooled.estimate, widened(pooled.low), widened(pooled.high), pooled.n,
+                    f"{method}, widened by the square root of their dispersion {phi:.2f} and t on {degrees} df", confidence)

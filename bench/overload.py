@@ -7,7 +7,8 @@ default), with the guard off and then on, runs k6/ai_overload.js and keeps every
      places alone (run_pair says why). The AI answers per second there are the capacity the overload is judged by;
   2. the overload: AI_CLIENTS closed-loop AI clients (Retry-After honoured, arriving over AI_ARRIVAL_S) beside one
      reader at CRUD_RATE/s;
-  3. guard on, the knee's better level again, so the goodput is judged against the capacity on both sides of it.
+  3. guard on, the knee's better level again after it, and (2, 3) again ROUNDS times in all, so that the host's
+     drift reaches the knee and the overload alike (goodput_of_knee says how their windows are pooled).
 It writes results/<run>/overload.json and a Markdown table; every percentile carries its n and 95 % interval.
 
     python -m bench.overload --out results/overload --markdown docs/overload.md
@@ -24,7 +25,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import psutil
 
@@ -53,10 +54,14 @@ class Plan:
     # The AI clients arrive one after another over this many seconds (k6/ai_overload.js says why).
     ai_arrival_s: float = 2.0
     crud_rate: float = 10.0
-    knee_s: float = 30.0
-    # 10 reads/s for 60 s: 600 reads, and (48 clients retrying every few seconds) some 600 refusals: enough for p99s
-    # with both bounds (368 at least, bench/intervals.py)
-    overload_s: float = 60.0
+    knee_s: float = 20.0
+    # 10 reads/s for 40 s in each of 3 rounds: 1,200 reads, and (48 clients retrying every few seconds) some 2,000
+    # refusals: enough for p99s with both bounds (368 at least, bench/intervals.py)
+    overload_s: float = 40.0
+    # Guard on, the overload and a knee reading after it, taken this many times in turn. One knee read before and one
+    # after a minute-long overload differed by up to 25 % on this host; short windows in turn make the drift reach
+    # both sides alike, and their spread shows in the goodput share's interval.
+    rounds: int = 3
     warmup_s: float = 5.0
     # After each k6 run, time for the requests it abandoned to leave the service before the next run starts.
     drain_s: float = 5.0
@@ -64,8 +69,13 @@ class Plan:
     texts_file: str = ""
 
 
-def offered_reads(plan: Plan) -> int:
-    return round(plan.crud_rate * plan.overload_s)
+def overload_windows(figures: dict[str, Any]) -> int:
+    """How many overload windows a config's figures pool (one in runs from before the rounds)."""
+    return len(figures.get("goodput_answers_per_window", [None]))
+
+
+def offered_reads(plan: Plan, windows: int = 1) -> int:
+    return windows * round(plan.crud_rate * plan.overload_s)
 
 
 def _workers(api_pid: int) -> set[int]:
@@ -101,21 +111,29 @@ def answers(samples: Samples, window_s: float) -> int:
     return sum(ended <= window_end for ended in samples.ended_s.get("ai", {}).get("200", []))
 
 
-def summarise(knees: list[Samples], overload: Samples, plan: Plan, deadline_ms: float,
-              knee_after: Samples | None = None) -> dict[str, Any]:
-    """The figures of one config, each percentile with n and its 95 % interval; the knee is the best of its levels,
-    knee_after the best level read again right after the overload."""
-    crud = overload.duration_ms.get("crud", [])
-    ai_mix = overload.statuses.get("ai", {})
-    crud_mix = overload.statuses.get("crud", {})
-    refusals = [v for status in ("429", "503") for v in overload.status_ms.get("ai", {}).get(status, [])]
-    # Goodput counts answers within the deadline that also ended inside the window (later ones had the grace time).
+def goodput(overload: Samples, plan: Plan, deadline_ms: float) -> int:
+    """AI answers within the deadline that also ended inside the window (later ones had the grace time)."""
     window_end = (overload.first_start_s or 0.0) + plan.overload_s
     answered = zip(overload.status_ms.get("ai", {}).get("200", []), overload.ended_s.get("ai", {}).get("200", []))
-    in_time = sum(ms <= deadline_ms and ended <= window_end for ms, ended in answered)
+    return sum(ms <= deadline_ms and ended <= window_end for ms, ended in answered)
+
+
+def summarise(knees: list[Samples], overloads: list[Samples], plan: Plan, deadline_ms: float,
+              repeats: Sequence[Samples] = ()) -> dict[str, Any]:
+    """The figures of one config, each percentile with n and its 95 % interval; the knee is the best of its levels,
+    pooled with repeats, that level read again after each overload."""
+    loaded = Samples()
+    for window in overloads:
+        loaded.extend(window)
+    crud = loaded.duration_ms.get("crud", [])
+    ai_mix = loaded.statuses.get("ai", {})
+    crud_mix = loaded.statuses.get("crud", {})
+    refusals = [v for status in ("429", "503") for v in loaded.status_ms.get("ai", {}).get(status, [])]
+    in_time = [goodput(window, plan, deadline_ms) for window in overloads]
     # The highest of the sweep's levels: picking the best of noisy windows errs towards a higher knee, so against
     # the promise "goodput near the knee" it errs on the strict side.
-    knee_ok = max((answers(knee, plan.knee_s) for knee in knees), default=0)
+    knee_readings = [max((answers(knee, plan.knee_s) for knee in knees), default=0)]
+    knee_readings += [answers(repeat, plan.knee_s) for repeat in repeats]
     return {
         "crud_p50_ms": intervals.quantile(crud, 0.50).to_dict(),
         "crud_p99_ms": intervals.quantile(crud, 0.99).to_dict(),
@@ -123,22 +141,27 @@ def summarise(knees: list[Samples], overload: Samples, plan: Plan, deadline_ms: 
         "crud_requests": len(crud),
         "ai_status_mix": dict(sorted(ai_mix.items())),
         "refusal_p99_ms": intervals.quantile(refusals, 0.99).to_dict() if refusals else None,
-        "goodput_rps": intervals.per_second(in_time, plan.overload_s).to_dict(),
-        "knee_rps": intervals.per_second(knee_ok, plan.knee_s).to_dict(),
+        "goodput_rps": intervals.per_second(sum(in_time), plan.overload_s * len(overloads)).to_dict(),
+        "goodput_answers_per_window": in_time,
+        "knee_rps": intervals.per_second(sum(knee_readings), plan.knee_s * len(knee_readings)).to_dict(),
         "knee_answers_per_level": [answers(knee, plan.knee_s) for knee in knees],
-        "knee_after_rps": intervals.per_second(answers(knee_after, plan.knee_s), plan.knee_s).to_dict()
-        if knee_after is not None else None,
+        "knee_answers_per_reading": knee_readings,
         "ai_504": ai_mix.get("504", 0),
     }
 
 
 def goodput_of_knee(figures: dict[str, Any], plan: Plan) -> intervals.Interval:
-    """Goodput over the knee throughput, with the exact interval of a ratio of two Poisson rates.
+    """Goodput over the knee throughput: the windows of each pooled, with the exact interval of a ratio of two Poisson
+    rates, widened by how much the windows differ beyond counting (bench/intervals.py, windowed_rate_ratio).
 
-    Where the knee was read again after the overload, the estimate is against both readings pooled and the interval
-    spans the ratio against each alone: on a host whose speed swings by tens of percent within a minute, one
-    config's share read 0.87 [0.80, 0.95] in one run and 0.69 [0.63, 0.74] in another with a knee read only before.
-    """
+    On a host whose speed swings by tens of percent within a minute, one knee read before and one after a single
+    overload decided the verdict by where the swings fell: the same code's config read "kept" in one run and
+    "cannot tell" in the next. Overloads and knees taken in turn give the drift to both."""
+    if "knee_answers_per_reading" in figures:
+        return intervals.windowed_rate_ratio(figures["goodput_answers_per_window"], plan.overload_s,
+                                             figures["knee_answers_per_reading"], plan.knee_s)
+    # Runs before the rounds: one overload, the knee read before it and, guard on, once after it; the interval
+    # spans the ratio against each reading.
     knees = [figures["knee_rps"], figures.get("knee_after_rps")]
     return intervals.rate_share(figures["goodput_rps"]["n"], plan.overload_s,
                                 [(knee["n"], plan.knee_s) for knee in knees if knee],
@@ -148,6 +171,8 @@ def goodput_of_knee(figures: dict[str, Any], plan: Plan) -> intervals.Interval:
 def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:
     """Each promise of the guard: 'kept', 'broken', or 'cannot tell' where the interval straddles the target."""
 
+    windows = overload_windows(figures)
+
     def below(name: str, limit: float) -> str:
         found = intervals.Interval.from_dict(figures.get(name))
         return "no samples" if found is None or found.estimate is None else within(found, limit)
@@ -156,9 +181,9 @@ def verdicts(figures: dict[str, Any], plan: Plan) -> dict[str, str]:
         "crud_p99": below("crud_p99_ms", PROMISES.crud_p99_ms),
         "refusal_p99": below("refusal_p99_ms", PROMISES.refusal_p99_ms) if figures["refusal_p99_ms"] else "no refusals",
         "goodput": at_least(goodput_of_knee(figures, plan), PROMISES.goodput_of_capacity),
-        # every read offered was sent (k6's arrival schedule may round one off) and answered 200
-        "crud_all_200": "kept" if figures["crud_non_200"] == 0 and figures["crud_requests"] >= offered_reads(plan) - 1
-        else "broken",
+        # every read offered was sent (k6's arrival schedule may round one off a window) and answered 200
+        "crud_all_200": "kept" if figures["crud_non_200"] == 0
+        and figures["crud_requests"] >= offered_reads(plan, windows) - windows else "broken",
         "only_200_429_503": "kept" if set(figures["ai_status_mix"]) <= {"200", "429", "503"} else "broken",
     }
 
@@ -183,6 +208,8 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
         print(f"== {name}", flush=True)
         running = start_config(framework, mode, dataclasses.replace(svc, ai_guard=guard), out, pinning.services)
         levels = [2 * places] if guard == "off" else [places, 2 * places]
+        overloads: list[Samples] = []
+        repeats: list[Samples] = []
         try:
             workers_before = _workers(running.api.pid)
             _k6(running, cfg_dir, "warmup", plan, pinning, ai_clients=2 * places, crud_rate=0, duration_s=plan.warmup_s)
@@ -195,21 +222,21 @@ def run_pair(framework: str, mode: str, guards: list[str], svc: ServicesConfig, 
                 capacity_guard_off = intervals.per_second(answers(knees[0], plan.knee_s), plan.knee_s).to_dict()
             if guard not in guards:
                 continue  # only the guard-off capacity was wanted, to set beside the guarded rows
-            time.sleep(plan.drain_s)
-            overload = _k6(running, cfg_dir, "overload", plan, pinning, ai_clients=plan.ai_clients, crud_rate=plan.crud_rate,
-                           duration_s=plan.overload_s, arrival_s=plan.ai_arrival_s)
-            restarted = len(workers_before - _workers(running.api.pid))
-            knee_after = None
-            if guard == "on":
-                # The guard refuses what it cannot serve, so the overload leaves no queue behind to wait out. Without
-                # it the queue would run into the reading; the naive service's verdict does not hang on its knee.
-                best = max(range(len(levels)), key=lambda i: answers(knees[i], plan.knee_s))
+            best = levels[max(range(len(levels)), key=lambda i: answers(knees[i], plan.knee_s))]
+            # The guard refuses what it cannot serve, so an overload leaves no queue behind to wait out. Without it
+            # the queue would run into the next reading; the naive service's verdict does not hang on its knee.
+            for round_ in range(1, (plan.rounds if guard == "on" else 1) + 1):
                 time.sleep(plan.drain_s)
-                knee_after = _k6(running, cfg_dir, f"knee-{levels[best]}-after", plan, pinning, ai_clients=levels[best],
-                                 crud_rate=0, duration_s=plan.knee_s)
+                overloads.append(_k6(running, cfg_dir, f"overload-{round_}", plan, pinning, ai_clients=plan.ai_clients,
+                                     crud_rate=plan.crud_rate, duration_s=plan.overload_s, arrival_s=plan.ai_arrival_s))
+                if guard == "on":
+                    time.sleep(plan.drain_s)
+                    repeats.append(_k6(running, cfg_dir, f"knee-{best}-after-{round_}", plan, pinning, ai_clients=best,
+                                       crud_rate=0, duration_s=plan.knee_s))
+            restarted = len(workers_before - _workers(running.api.pid))
         finally:
             running.stop()
-        figures = summarise(knees, overload, plan, deadline_ms=svc.inference_timeout_s * 1000, knee_after=knee_after)
+        figures = summarise(knees, overloads, plan, deadline_ms=svc.inference_timeout_s * 1000, repeats=repeats)
         figures["knee_clients_per_level"] = levels
         figures["capacity_guard_off_rps"] = capacity_guard_off
         figures["workers_restarted"] = restarted
@@ -229,6 +256,25 @@ def _after(figures: dict[str, Any]) -> str:
     return f"; after {_iv(figures['knee_after_rps'], 2)}" if figures.get("knee_after_rps") else ""
 
 
+def _windows(figures: dict[str, Any]) -> str:
+    if "knee_answers_per_reading" not in figures:
+        return "one"
+    return (f"{', '.join(map(str, figures['goodput_answers_per_window']))}; "
+            f"{', '.join(map(str, figures['knee_answers_per_reading']))}")
+
+
+def _sequence(plan: dict[str, Any], plan_model: Plan) -> str:
+    if "rounds" not in plan:
+        return ("Guard on, the knee's better level was read again right after the overload (\"after\"); goodput / "
+                "knee carries the exact interval of a ratio of two Poisson rates (bench/intervals.py), against the "
+                "two knees pooled where there are two, its interval then spanning the ratio against each.")
+    return (f"Guard on, the overload and then the knee's better level again were taken {plan_model.rounds} times in "
+            "turn, so the host's drift reaches both; goodput and knee pool their windows, and goodput / knee carries "
+            "the exact interval of a ratio of two Poisson rates (bench/intervals.py), widened by the square root of "
+            "how much the windows differ beyond Poisson counting where they do (quasi-Poisson). Answers per window: "
+            "each overload's goodput; the knee's best level, then each reading after an overload.")
+
+
 def markdown(report: dict[str, Any]) -> str:
     plan, svc = report["plan"], report["services"]
     # Runs from before the clients were staggered all arrived at once.
@@ -246,30 +292,28 @@ def markdown(report: dict[str, Any]) -> str:
         f"{plan_model.ai_arrival_s:g} s (title, summarize, sentiment in "
         f"turn; Retry-After honoured) beside one reader at {plan['crud_rate']:g} GET /posts/{{id}} per second.",
         "Every latency is `estimate [95 % interval] n=requests`; an open side `(…` or `…)` means too few requests "
-        "to bound it. Goodput = AI answers within the deadline per second; knee = AI answers per second at capacity "
-        "(guard on: also read again right after the overload, \"after\"); goodput / knee carries the exact interval "
-        "of a ratio of two Poisson rates (bench/intervals.py), against the two knees pooled where there are two, "
-        "its interval then spanning the ratio against each; "
-        "capacity off = the same service's knee with the guard off, what its AI places cost in throughput.",
+        "to bound it. Goodput = AI answers within the deadline per second; knee = AI answers per second at capacity; "
+        "capacity off = the same service's knee with the guard off, what its AI places cost in throughput. "
+        + _sequence(plan, plan_model),
         f"AI request texts: {_texts_line(report.get('request_texts'))}.",
         "",
         "Reads sent / offered: k6 offers one read every 1/CRUD_RATE s from at most 50 waiting readers; a read not "
         "sent is one the service kept every reader waiting for. Latencies are of the reads sent.",
         "",
         "| framework | mode | guard | reads sent / offered | CRUD p50 ms | CRUD p99 ms | CRUD non-200 | "
-        "AI answers (status: count) | refusal p99 ms | goodput /s | knee /s | goodput / knee | capacity off /s | "
-        "AI 504 | workers restarted |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "AI answers (status: count) | refusal p99 ms | goodput /s | knee /s | answers per window | goodput / knee | "
+        "capacity off /s | AI 504 | workers restarted |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    offered = offered_reads(plan_model)
     for row in report["configs"]:
         f = row["figures"]
         mix = ", ".join(f"{status}: {count}" for status, count in f["ai_status_mix"].items())
+        offered = offered_reads(plan_model, overload_windows(f))
         lines.append(
             f"| {row['framework']} | {row['mode']} | {row['guard']} | {f['crud_requests']} / {offered} | "
             f"{_iv(f['crud_p50_ms'])} | {_iv(f['crud_p99_ms'])}"
             f" | {f['crud_non_200']} | {mix} | {_iv(f['refusal_p99_ms'])} | {_iv(f['goodput_rps'], 2)} | "
-            f"{_iv(f['knee_rps'], 2)}{_after(f)} | {goodput_of_knee(f, plan_model).text(2)} | "
+            f"{_iv(f['knee_rps'], 2)}{_after(f)} | {_windows(f)} | {goodput_of_knee(f, plan_model).text(2)} | "
             f"{_iv(f.get('capacity_guard_off_rps'), 2)} | {f['ai_504']} | "
             f"{f['workers_restarted']} |"
         )
@@ -324,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crud-rate", type=float, default=Plan.crud_rate)
     parser.add_argument("--knee-s", type=float, default=Plan.knee_s)
     parser.add_argument("--overload-s", type=float, default=Plan.overload_s)
+    parser.add_argument("--rounds", type=int, default=Plan.rounds,
+                        help="guard on: overload windows, each followed by a knee reading (at least 2: their spread "
+                             "is part of the goodput share's interval)")
     parser.add_argument("--out", type=Path, default=Path("results/overload"))
     parser.add_argument("--markdown", type=Path, help="also write the table here (e.g. docs/overload.md)")
     parser.add_argument("--render", type=Path, metavar="OVERLOAD_JSON",
@@ -349,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     except corpus.CorpusUnavailable as exc:
         print(f"WARNING: no real articles ({exc}); AI requests carry the stored post's template text", file=sys.stderr)
         texts_file, texts = "", None
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2: one overload and one knee reading cannot show the host's drift")
     plan = Plan(ai_clients=args.ai_clients, crud_rate=args.crud_rate, knee_s=args.knee_s, overload_s=args.overload_s,
-                texts_file=str(texts_file))
+                rounds=args.rounds, texts_file=str(texts_file))
     # Absolute: the services run from their own directories and get paths (database, metrics files) inside this one.
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
+import math
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench import intervals
 from bench.intervals import Interval, order, separated
@@ -154,3 +157,44 @@ def test_spanning_keeps_the_estimate_and_widens_to_every_reading():
     assert (found.estimate, found.low, found.high, found.n, found.method) == (1.0, 0.7, 1.4, 500, "m")
     opened = intervals.spanning(centre, [Interval(0.8, None, 0.95, 250, "a")], "m")
     assert opened.low is None and opened.high == 1.1
+
+
+def test_dispersion_is_about_one_for_poisson_counts_and_grows_with_drift():
+    rng = np.random.default_rng(3)
+    poisson = [list(rng.poisson(700, size=4)) for _ in range(200)]
+    assert 0.8 < np.mean([intervals.dispersion([counts])[0] for counts in poisson]) < 1.2
+    assert intervals.dispersion([[700, 560, 700], [1300, 1300]]) == (pytest.approx(20.0 / 3), 3)
+    assert intervals.dispersion([[700]]) == (1.0, 0)
+
+
+def test_windows_that_agree_as_poisson_counts_keep_the_pooled_exact_interval():
+    steady = intervals.windowed_rate_ratio([1300, 1310, 1290], 40, [700, 705, 695, 700], 20)
+    pooled = intervals.rate_ratio(3900, 120, 2800, 80)
+    assert (steady.estimate, steady.low, steady.high) == (pooled.estimate, pooled.low, pooled.high)
+    assert "not widened" in steady.method
+
+
+def test_windows_that_drift_widen_the_interval_by_the_root_of_their_dispersion():
+    drifting = intervals.windowed_rate_ratio([1300, 1100, 1300], 40, [700, 560, 700, 600], 20)
+    pooled = intervals.rate_ratio(3700, 120, 2560, 80)
+    phi, degrees = intervals.dispersion([[1300, 1100, 1300], [700, 560, 700, 600]])
+    assert phi > 4 and degrees == 5 and drifting.estimate == pooled.estimate
+    t_over_z = stats.t.ppf(0.975, degrees) / stats.norm.ppf(0.975)
+    assert math.log(drifting.estimate / drifting.low) == pytest.approx(
+        math.sqrt(phi) * t_over_z * math.log(pooled.estimate / pooled.low))
+    assert drifting.high / drifting.estimate > pooled.high / pooled.estimate
+    assert "widened" in drifting.method
+
+
+def test_windowed_rate_ratio_covers_the_true_ratio_when_every_window_drifts():
+    """The host's speed wanders from window to window by 10 %; overload windows serve 0.85 of the knee's rate."""
+    rng = np.random.default_rng(7)
+    draws = 800
+    covered = 0
+    for _ in range(draws):
+        speed = rng.normal(1.0, 0.10, size=7).clip(0.5)
+        knees = list(rng.poisson(700 * speed[[0, 2, 4, 6]]))
+        loads = list(rng.poisson(0.85 * 2 * 700 * speed[[1, 3, 5]]))
+        share = intervals.windowed_rate_ratio(loads, 40, knees, 20)
+        covered += share.low <= 0.85 <= share.high
+    assert covered / draws >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / draws)

@@ -26,7 +26,7 @@ def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
     knee = samples([], {"200": [800.0] * 40})  # 2 answers/s at the knee
     crud = [rng.uniform(2, 30) for _ in range(450)]
     loaded = samples(crud, {"200": [900.0] * 90, "429": [rng.uniform(1, 10) for _ in range(2000)]})
-    figures = overload.summarise([knee], loaded, plan, deadline_ms=30_000)
+    figures = overload.summarise([knee], [loaded], plan, deadline_ms=30_000)
     assert figures["crud_p99_ms"]["n"] == 450 and figures["crud_p99_ms"]["high"] is not None
     assert figures["ai_status_mix"] == {"200": 90, "429": 2000} and figures["ai_504"] == 0
     verdicts = overload.verdicts(figures, plan)
@@ -34,7 +34,7 @@ def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
     assert verdicts["only_200_429_503"] == "kept" and verdicts["crud_all_200"] == "kept"
     assert verdicts["goodput"] == "cannot tell"  # 90 vs 40 answers: the ratio's interval holds 0.8 and 1
 
-    many = overload.summarise([samples([], {"200": [800.0] * 800})], samples(crud, {"200": [900.0] * 1700}), plan,
+    many = overload.summarise([samples([], {"200": [800.0] * 800})], [samples(crud, {"200": [900.0] * 1700})], plan,
                               deadline_ms=30_000)
     assert overload.verdicts(many, plan)["goodput"] == "kept"  # ratio 0.94 of thousands of answers: above 0.8
 
@@ -44,7 +44,7 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
     knee = samples([], {"200": [800.0] * 400})
     crud = [20_000.0] * 400 + [5.0] * 50
     loaded = samples(crud, {"200": [45_000.0] * 300 + [900.0] * 10, "504": [30_000.0] * 20})
-    figures = overload.summarise([knee], loaded, plan, deadline_ms=30_000)
+    figures = overload.summarise([knee], [loaded], plan, deadline_ms=30_000)
     assert figures["goodput_rps"]["estimate"] == 10 / 45  # the 300 late answers missed the deadline
     verdicts = overload.verdicts(figures, plan)
     assert verdicts["crud_p99"] == "broken" and verdicts["goodput"] == "broken"
@@ -54,18 +54,18 @@ def test_a_naive_service_breaks_them_and_answers_too_late_count_for_nothing() ->
 def test_answers_ending_after_the_window_are_not_goodput() -> None:
     plan = overload.Plan(overload_s=45)
     late = samples([5.0] * 450, {"200": [900.0] * 30}, ended_s=50.0)
-    assert overload.summarise([samples([], {})], late, plan, 30_000)["goodput_rps"]["estimate"] == 0
+    assert overload.summarise([samples([], {})], [late], plan, 30_000)["goodput_rps"]["estimate"] == 0
 
 
 def test_knee_answers_count_only_what_ended_inside_the_window() -> None:
     plan = overload.Plan(knee_s=20, overload_s=45)
     knee = samples([], {"200": [800.0] * 30}, ended_s=25.0)  # let finish after the window: not capacity
-    assert overload.summarise([knee], samples([], {}), plan, 30_000)["knee_rps"]["n"] == 0
+    assert overload.summarise([knee], [samples([], {})], plan, 30_000)["knee_rps"]["n"] == 0
 
 
 def test_too_few_reads_cannot_bound_a_p99() -> None:
     plan = overload.Plan(overload_s=45)
-    figures = overload.summarise([samples([], {})], samples([5.0] * 100, {"200": [1.0]}), plan, 30_000)
+    figures = overload.summarise([samples([], {})], [samples([5.0] * 100, {"200": [1.0]})], plan, 30_000)
     verdicts = overload.verdicts(figures, plan)
     assert verdicts["crud_p99"] == "cannot tell"
     assert verdicts["crud_all_200"] == "broken"  # 100 of 450 offered reads were sent: the rest waited for a reader
@@ -73,7 +73,7 @@ def test_too_few_reads_cannot_bound_a_p99() -> None:
 
 def test_the_table_names_every_config_and_its_intervals() -> None:
     plan = overload.Plan(overload_s=45)
-    figures = overload.summarise([samples([], {"200": [1.0] * 20})], samples([5.0] * 450, {"200": [1.0] * 30}),
+    figures = overload.summarise([samples([], {"200": [1.0] * 20})], [samples([5.0] * 450, {"200": [1.0] * 30})],
                                  plan, 30_000)
     figures["workers_restarted"] = 0
     report = {
@@ -87,9 +87,10 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
     table = overload.markdown(report)
     assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
     assert "| 0.67 [" in table  # goodput / knee: 30 answers in 45 s against 20 in 20 s
-    assert "; after" not in table  # this config has no second knee
+    assert "; after" not in table and "| 30; 20 |" in table  # answers per window: one overload, one knee
+    del report["plan"]["rounds"]  # a run from before the rounds
     figures["knee_after_rps"] = intervals.per_second(10, 20.0).to_dict()
-    assert "; after 0.50 [" in overload.markdown(report)
+    assert "; after 0.50 [" in overload.markdown(report) and "spanning the ratio" in overload.markdown(report)
 
 
 def test_the_table_says_where_the_services_and_k6_ran() -> None:
@@ -106,17 +107,38 @@ def test_the_table_says_where_the_services_and_k6_ran() -> None:
 
 
 
-def test_a_knee_read_again_after_the_overload_widens_the_goodput_share_to_span_both() -> None:
+def test_rounds_pool_their_windows_and_drift_between_them_widens_the_share() -> None:
+    plan = overload.Plan(knee_s=20, overload_s=40)
+    knee = samples([], {"200": [800.0] * 700})
+    loads = [samples([5.0] * 400, {"200": [900.0] * 1300}) for _ in range(3)]
+    steady = overload.summarise([knee], loads, plan, 30_000, repeats=[knee, knee, knee])
+    assert steady["goodput_answers_per_window"] == [1300] * 3 and steady["knee_answers_per_reading"] == [700] * 4
+    assert steady["goodput_rps"]["n"] == 3900 and steady["knee_rps"]["n"] == 2800 and steady["crud_requests"] == 1200
+    share = overload.goodput_of_knee(steady, plan)
+    assert round(share.estimate, 3) == 0.929 and overload.verdicts(steady, plan)["goodput"] == "kept"
+    # The same share while the knee swung by 20 % between its readings: the windows' spread widens the interval.
+    swinging = overload.summarise([knee], loads, plan, 30_000,
+                                  repeats=[samples([], {"200": [800.0] * n}) for n in (560, 840, 700)])
+    wide = overload.goodput_of_knee(swinging, plan)
+    assert wide.estimate == share.estimate and wide.low < 0.8 < share.low
+    assert overload.verdicts(swinging, plan)["goodput"] == "cannot tell"
+
+
+def test_every_round_must_send_its_reads() -> None:
+    plan = overload.Plan(overload_s=40)
+    knee = samples([], {"200": [800.0] * 700})
+    three = [samples([5.0] * 400, {"200": [900.0] * 1300}) for _ in range(3)]
+    assert overload.verdicts(overload.summarise([knee], three, plan, 30_000), plan)["crud_all_200"] == "kept"
+    two_full = three[:2] + [samples([5.0] * 200, {"200": [900.0] * 1300})]
+    assert overload.verdicts(overload.summarise([knee], two_full, plan, 30_000), plan)["crud_all_200"] == "broken"
+
+
+def test_a_run_from_before_the_rounds_still_renders_with_its_knee_after() -> None:
     plan = overload.Plan(knee_s=20, overload_s=45)
-    loaded = samples([], {"200": [900.0] * 1700})
-    steady = overload.summarise([samples([], {"200": [800.0] * 800})], loaded, plan, 30_000,
-                                knee_after=samples([], {"200": [800.0] * 800}))
-    assert overload.verdicts(steady, plan)["goodput"] == "kept"  # 0.94 against either reading
-    # The host slowed to half after the overload: pooled the share is 1.26, against each reading 0.94 or 1.89.
-    drifted = overload.summarise([samples([], {"200": [800.0] * 800})], loaded, plan, 30_000,
-                                 knee_after=samples([], {"200": [800.0] * 400}))
-    share = overload.goodput_of_knee(drifted, plan)
-    assert round(share.estimate, 2) == 1.26 and share.low < 0.94 < 1.89 < share.high
-    # The pooled count alone would give a narrower interval, one that hides the drift.
-    pooled = intervals.rate_ratio(1700, 45, 1200, 40)
-    assert pooled.low > share.low and pooled.high < share.high
+    figures = overload.summarise([samples([], {"200": [800.0] * 800})], [samples([], {"200": [900.0] * 1700})],
+                                 plan, 30_000)
+    for key in ("goodput_answers_per_window", "knee_answers_per_reading"):
+        figures.pop(key)
+    figures["knee_after_rps"] = intervals.per_second(400, 20.0).to_dict()
+    share = overload.goodput_of_knee(figures, plan)
+    assert round(share.estimate, 2) == 1.26 and share.low < 0.94 < 1.89 < share.high  # spans both readings
