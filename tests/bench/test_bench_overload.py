@@ -63,6 +63,14 @@ def test_knee_answers_count_only_what_ended_inside_the_window() -> None:
     assert overload.summarise([knee], [samples([], {})], plan, 30_000)["knee_rps"]["n"] == 0
 
 
+def test_knee_answers_count_from_the_last_client_s_arrival() -> None:
+    plan = overload.Plan(knee_s=20, knee_arrival_s=2)
+    arriving = samples([], {"200": [800.0] * 10}, ended_s=1.5)  # answered while the clients still arrived
+    assert overload.knee_answers(arriving, plan) == 0
+    assert overload.knee_answers(samples([], {"200": [800.0] * 10}, ended_s=21.5), plan) == 10
+    assert overload.knee_answers(arriving, overload.Plan(knee_s=20, knee_arrival_s=0)) == 10
+
+
 def test_too_few_reads_cannot_bound_a_p99() -> None:
     plan = overload.Plan(overload_s=45)
     figures = overload.summarise([samples([], {})], [samples([5.0] * 100, {"200": [1.0]})], plan, 30_000)
