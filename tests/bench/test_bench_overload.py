@@ -150,3 +150,24 @@ def test_a_run_from_before_the_rounds_still_renders_with_its_knee_after() -> Non
     figures["knee_after_rps"] = intervals.per_second(400, 20.0).to_dict()
     share = overload.goodput_of_knee(figures, plan)
     assert round(share.estimate, 2) == 1.26 and share.low < 0.94 < 1.89 < share.high  # spans both readings
+
+
+def test_the_knee_is_judged_at_its_last_level_whatever_the_first_read() -> None:
+    plan = overload.Plan(knee_s=20, overload_s=40)
+    places_alone, twice = samples([], {"200": [800.0] * 620}), samples([], {"200": [800.0] * 530})
+    loads = [samples([5.0] * 400, {"200": [900.0] * 960}) for _ in range(3)]
+    figures = overload.summarise([places_alone, twice], loads, plan, 30_000, repeats=[twice, twice, twice])
+    assert figures["knee_answers_per_level"] == [620, 530] and figures["knee_answers_per_reading"] == [530] * 4
+    figures.update(knee_clients_per_level=[4, 8], knee_judged_clients=8, capacity_guard_off_rps=None,
+                   workers_restarted=0)
+    report = {
+        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
+        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
+                     "inference_timeout_s": 30},
+        "request_texts": None,
+        "configs": [{"framework": "django", "mode": "remote", "guard": "on", "figures": figures,
+                     "verdicts": overload.verdicts(figures, plan)}],
+    }
+    table = overload.markdown(report)
+    assert "| 960, 960, 960; 530, 530, 530, 530 (places alone: 620) |" in table
+    assert "guard off and on" in table and "the better of" not in table
