@@ -60,6 +60,9 @@ class Plan:
     # gunicorn or uvicorn worker accepts several connections in one go: Django remote's 8-client knee read 464-528
     # answers in five 20 s windows, against 527-626 with its clients staggered over 2 s, on the same service.
     knee_arrival_s: float = 2.0
+    # Each AI request's task: "random", or "turn" (each client title, summarize, sentiment in order; k6/ai_overload.js
+    # says how a few clients in turn fell into step in the remote knees and moved one window's reading by 15 %).
+    ai_task_pick: str = "random"
     # 10 reads/s for 40 s in each of 3 rounds: 1,200 reads, and (48 clients retrying every few seconds) some 2,000
     # refusals: enough for p99s with both bounds (368 at least, bench/intervals.py)
     overload_s: float = 40.0
@@ -104,7 +107,8 @@ def _k6(running: Any, out_dir: Path, name: str, plan: Plan, pinning: Pinning, *,
         scenario="ai_overload", base_url=running.base_url, target_name="api", rate=crud_rate, duration_s=duration_s,
         seed_ids=[], summary_path=out_dir / f"{name}.json", log_path=out_dir / f"{name}.log", cpus=pinning.k6,
         ai_disabled_ok=False, grace_s=grace_s,
-        extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}", "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s",
+        extra_env={"AI_CLIENTS": str(ai_clients), "AI_ARRIVAL_S": f"{arrival_s:g}", "CRUD_RATE": f"{crud_rate:g}",
+                   "REQUEST_TIMEOUT": f"{REQUEST_TIMEOUT_S}s", "AI_TASK_PICK": plan.ai_task_pick,
                    "AI_TEXTS": plan.texts_file},
     )
     return read_samples(Path(record["samples_file"]), "api")
@@ -287,6 +291,12 @@ def _knee_arrival(plan: dict[str, Any]) -> str:
     return f" (arriving over {arrival:g} s, answers counted from then)" if arrival else " (all at once)"
 
 
+def _task_pick(plan: dict[str, Any]) -> str:
+    if plan.get("ai_task_pick", "turn") == "random":  # runs from before the choice took them in turn
+        return "title, summarize or sentiment, each request's at random"
+    return "title, summarize, sentiment in turn"
+
+
 def _knee_levels(report: dict[str, Any]) -> str:
     if _judged_at_twice_the_places(report):
         return ("twice the service's AI places, guard off and on (guard on, the places alone are read once for "
@@ -322,8 +332,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Knee: {plan['knee_s']:g} s windows of closed-loop AI clients{_knee_arrival(plan)}, no reads: "
         f"{_knee_levels(report)}; overload: "
         f"{plan['overload_s']:g} s with {plan['ai_clients']} closed-loop AI clients arriving over "
-        f"{plan_model.ai_arrival_s:g} s (title, summarize, sentiment in "
-        f"turn; Retry-After honoured) beside one reader at {plan['crud_rate']:g} GET /posts/{{id}} per second.",
+        f"{plan_model.ai_arrival_s:g} s ({_task_pick(plan)}; Retry-After honoured) beside one reader at {plan['crud_rate']:g} GET /posts/{{id}} per second.",
         "Every latency is `estimate [95 % interval] n=requests`; an open side `(…` or `…)` means too few requests "
         "to bound it. Goodput = AI answers within the deadline per second; knee = AI answers per second at capacity; "
         "capacity off = the same service's knee with the guard off, what its AI places cost in throughput. "
@@ -404,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=Plan.rounds,
                         help="guard on: overload windows, each followed by a knee reading (at least 2: their spread "
                              "is part of the goodput share's interval)")
+    parser.add_argument("--ai-task-pick", choices=("random", "turn"), default=Plan.ai_task_pick,
+                        help="each AI request's task at random, or each client's in turn (runs before this option)")
     parser.add_argument("--out", type=Path, default=Path("results/overload"))
     parser.add_argument("--markdown", type=Path, help="also write the table here (e.g. docs/overload.md)")
     parser.add_argument("--render", type=Path, metavar="OVERLOAD_JSON",
@@ -432,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: one overload and one knee reading cannot show the host's drift")
     plan = Plan(ai_clients=args.ai_clients, crud_rate=args.crud_rate, knee_s=args.knee_s, overload_s=args.overload_s,
-                rounds=args.rounds, texts_file=str(texts_file))
+                rounds=args.rounds, ai_task_pick=args.ai_task_pick, texts_file=str(texts_file))
     # Absolute: the services run from their own directories and get paths (database, metrics files) inside this one.
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)

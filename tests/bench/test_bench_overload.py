@@ -171,3 +171,15 @@ def test_the_knee_is_judged_at_its_last_level_whatever_the_first_read() -> None:
     table = overload.markdown(report)
     assert "| 960, 960, 960; 530, 530, 530, 530 (places alone: 620) |" in table
     assert "guard off and on" in table and "the better of" not in table
+
+
+def test_the_table_says_how_the_ai_clients_picked_their_tasks() -> None:
+    report = {
+        "machine": "test", "date": "today", "commit": "abc", "plan": {**overload.Plan().__dict__},
+        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
+                     "inference_timeout_s": 30},
+        "request_texts": None, "configs": [],
+    }
+    assert "each request's at random; Retry-After honoured" in overload.markdown(report)
+    del report["plan"]["ai_task_pick"]  # a run from before the choice
+    assert "title, summarize, sentiment in turn;" in overload.markdown(report)
