@@ -20,6 +20,18 @@ def samples(crud_ms: list[float], ai: dict[str, list[float]], ended_s: float = 1
     return s
 
 
+def report_of(plan: overload.Plan, *rows: tuple[str, str, dict]) -> dict:
+    """A run's report around the given (framework, mode, figures) rows, guard on."""
+    return {
+        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
+        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
+                     "inference_timeout_s": 30},
+        "request_texts": None,
+        "configs": [{"framework": framework, "mode": mode, "guard": "on", "figures": figures,
+                     "verdicts": overload.verdicts(figures, plan)} for framework, mode, figures in rows],
+    }
+
+
 def test_a_guarded_service_keeps_its_promises_with_enough_samples() -> None:
     rng = random.Random(1)
     plan = overload.Plan(knee_s=20, overload_s=45)
@@ -84,14 +96,7 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
     figures = overload.summarise([samples([], {"200": [1.0] * 20})], [samples([5.0] * 450, {"200": [1.0] * 30})],
                                  plan, 30_000)
     figures["workers_restarted"] = 0
-    report = {
-        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
-        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "light", "model_source": "synthetic",
-                     "inference_timeout_s": 30},
-        "request_texts": None,
-        "configs": [{"framework": "flask", "mode": "inprocess", "guard": "on", "figures": figures,
-                     "verdicts": overload.verdicts(figures, plan)}],
-    }
+    report = report_of(plan, ("flask", "inprocess", figures))
     table = overload.markdown(report)
     assert "| flask | inprocess | on |" in table and "n=450" in table and "template text" in table
     assert "| 0.67 [" in table  # goodput / knee: 30 answers in 45 s against 20 in 20 s
@@ -102,13 +107,7 @@ def test_the_table_names_every_config_and_its_intervals() -> None:
 
 
 def test_the_table_says_where_the_services_and_k6_ran() -> None:
-    plan = overload.Plan()
-    report = {
-        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
-        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
-                     "inference_timeout_s": 30},
-        "request_texts": None, "configs": [],
-    }
+    report = report_of(overload.Plan())
     assert "services and k6 unpinned" in overload.markdown(report)
     report["pinning"] = {"service_cpus": [0], "k6_cpus": [1], "pinned": True, "note": "2 cores"}
     assert "CPUs: services on [0], k6 on [1]." in overload.markdown(report)
@@ -160,26 +159,13 @@ def test_the_knee_is_judged_at_its_last_level_whatever_the_first_read() -> None:
     assert figures["knee_answers_per_level"] == [620, 530] and figures["knee_answers_per_reading"] == [530] * 4
     figures.update(knee_clients_per_level=[4, 8], knee_judged_clients=8, capacity_guard_off_rps=None,
                    workers_restarted=0)
-    report = {
-        "machine": "test", "date": "today", "commit": "abc", "plan": {**plan.__dict__},
-        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
-                     "inference_timeout_s": 30},
-        "request_texts": None,
-        "configs": [{"framework": "django", "mode": "remote", "guard": "on", "figures": figures,
-                     "verdicts": overload.verdicts(figures, plan)}],
-    }
-    table = overload.markdown(report)
+    table = overload.markdown(report_of(plan, ("django", "remote", figures)))
     assert "| 960, 960, 960; 530, 530, 530, 530 (places alone: 620) |" in table
     assert "guard off and on" in table and "the better of" not in table
 
 
 def test_the_table_says_how_the_ai_clients_picked_their_tasks() -> None:
-    report = {
-        "machine": "test", "date": "today", "commit": "abc", "plan": {**overload.Plan().__dict__},
-        "services": {"web_workers": 2, "web_threads": 4, "model_profile": "tiny", "model_source": "synthetic",
-                     "inference_timeout_s": 30},
-        "request_texts": None, "configs": [],
-    }
+    report = report_of(overload.Plan())
     assert "each request's at random; Retry-After honoured" in overload.markdown(report)
     del report["plan"]["ai_task_pick"]  # a run from before the choice
     assert "title, summarize, sentiment in turn;" in overload.markdown(report)
