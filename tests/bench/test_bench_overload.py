@@ -169,3 +169,16 @@ def test_the_table_says_how_the_ai_clients_picked_their_tasks() -> None:
     assert "each request's at random; Retry-After honoured" in overload.markdown(report)
     del report["plan"]["ai_task_pick"]  # a run from before the choice
     assert "title, summarize, sentiment in turn;" in overload.markdown(report)
+
+
+def test_the_knee_reads_beside_the_overload_s_reader(monkeypatch) -> None:
+    asked: list[dict] = []
+    monkeypatch.setattr(overload, "_k6", lambda *args, **kwargs: asked.append(kwargs))
+    overload._knee(None, None, "knee-8", overload.Plan(crud_rate=10), None, 8)
+    overload._knee(None, None, "knee-8", overload.Plan(crud_rate=10, knee_reads=False), None, 8)
+    assert [(a["ai_clients"], a["crud_rate"]) for a in asked] == [(8, 10), (8, 0)]
+    report = report_of(overload.Plan(crud_rate=10))
+    assert "arriving over 2 s, answers counted from then), beside the overload's reader (10 reads/s):" in (
+        overload.markdown(report))
+    del report["plan"]["knee_reads"]  # a run from before the knee had reads beside it
+    assert "answers counted from then), no reads:" in overload.markdown(report)
