@@ -82,6 +82,11 @@ class Plan:
     texts_file: str = ""
 
 
+# A plan field missing from a report written before the field existed means what that run did: its AI clients all
+# arrived at once, and its knees had no reads beside them.
+OLD_RUN_PLAN_DEFAULTS: dict[str, Any] = {"ai_arrival_s": 0.0, "knee_reads": False}
+
+
 def overload_windows(figures: dict[str, Any]) -> int:
     """How many overload windows a config's figures pool (one in runs from before the rounds)."""
     return len(figures.get("goodput_answers_per_window", [None]))
@@ -330,8 +335,7 @@ def _sequence(plan: dict[str, Any], plan_model: Plan, report: dict[str, Any]) ->
 
 def markdown(report: dict[str, Any]) -> str:
     plan, svc = report["plan"], report["services"]
-    # Runs from before the clients were staggered all arrived at once.
-    plan_model = Plan(**{"ai_arrival_s": 0.0, "knee_reads": False, **plan})  # nor had their knees reads beside
+    plan_model = Plan(**{**OLD_RUN_PLAN_DEFAULTS, **plan})
     lines = [
         "# AI past capacity beside ordinary traffic: the AI guard on and off",
         "",
